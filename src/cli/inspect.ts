@@ -1,0 +1,52 @@
+/**
+ * `iomapsim inspect IMAGE`: the superblock summary, free space, every file's
+ * layout in `filefrag -v` style and, with --verify, a byte-for-byte check of
+ * file contents against the payload rule (exit 1 on a mismatch).
+ */
+import path from 'node:path';
+import { toInspectJson } from '../report/json.js';
+import { layoutsFromPersisted } from '../report/layout.js';
+import { renderInspect } from '../report/text.js';
+import { ImageError } from '../util/errors.js';
+import type { CliContext } from './context.js';
+import { atBoundary, ExitCode } from './exit.js';
+import type { CliImage } from './types.js';
+
+export interface InspectArgs {
+  image: string;
+  json: boolean;
+  verify: boolean;
+}
+
+async function openImageFor(imageName: string, context: CliContext): Promise<CliImage> {
+  const imagePath = path.resolve(context.cwd, imageName);
+  return atBoundary(
+    () => context.engine.openImage(imagePath, { writable: false }),
+    (error) =>
+      error.code === 'ENOENT'
+        ? new ImageError(imageName, 'missing', 'no such image', 'replay a trace first: iomapsim replay TRACE --image PATH')
+        : new ImageError(imageName, 'io', `cannot open the image (${error.code})`),
+  );
+}
+
+/** Runs inspect; returns 0, or 1 when --verify found mismatches; throws boundary errors. */
+export async function runInspect(args: InspectArgs, context: CliContext): Promise<number> {
+  const image = await openImageFor(args.image, context);
+  try {
+    const metadata = await image.readMetadata();
+    const summary = await image.summarize(metadata);
+    const files = layoutsFromPersisted(metadata.inodes, metadata.blockSize, metadata.refcounts);
+    const verify = args.verify ? await image.verify(metadata) : undefined;
+    const warnings = [...image.warnings];
+    for (const warning of warnings) context.io.stderr(`iomapsim: warning: ${args.image}: ${warning}\n`);
+    if (args.json) {
+      const input = { image: args.image, warnings, summary, files };
+      context.io.stdout(toInspectJson(verify === undefined ? input : { ...input, verify }));
+    } else {
+      context.io.stdout(renderInspect(summary, files, verify, context.style, args.image));
+    }
+    return verify !== undefined && !verify.ok ? ExitCode.failed : ExitCode.ok;
+  } finally {
+    await image.close();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The iomapsim command line (yargs): `replay TRACE` and `inspect IMAGE`.
+ * main() parses, dispatches to one command, and maps every error to an exit
+ * code and a one-line message (exit.ts). It never calls process.exit, so it
+ * runs in-process in tests with injected writers and a stand-in engine.
+ */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { IomapsimError, UsageError } from '../util/errors.js';
+import type { CliContext, CliIo } from './context.js';
+import { exitCodeFor, oneLine, renderError } from './exit.js';
+import { runInspect, type InspectArgs } from './inspect.js';
+import { BLOCK_SIZES, FORMAT_CHOICES, singleValue } from './options.js';
+import { planReplay, runReplay, type ReplayArgs } from './replay.js';
+import { makeStyle, useColor } from './style.js';
+import type { CliEngine } from './types.js';
+
+export type { CliIo } from './context.js';
+
+/** Stand-ins for tests; by default the real engine is loaded lazily. */
+export interface CliDeps {
+  engine?: CliEngine;
+}
+
+type ParsedArgs = Record<string, unknown>;
+type Chosen = { command: 'replay'; args: ReplayArgs; color: boolean | undefined } | { command: 'inspect'; args: InspectArgs; color: boolean | undefined };
+
+const COMMANDS = ['replay', 'inspect'] as const;
+
+const EXIT_CODES_TEXT = `Exit codes:
+  0   success
+  1   inspect --verify found mismatches
+  2   usage error (bad option or value, unknown policy)
+  3   trace error (unreadable or malformed trace, unknown format)
+  4   image error (missing, foreign or corrupt image; refusing to overwrite)
+  5   the simulated device is full
+  70  internal error (a bug in iomapsim: please report it with the command line and seed)`;
+
+/** The version in package.json, read at run time relative to this module (src/cli or dist/cli). */
+export function readVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  return typeof version === 'string' ? version : 'unknown';
+}
+
+function stringArg(args: ParsedArgs, key: string, option: string): string {
+  const value = singleValue(args[key], option);
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') throw new UsageError(`--${option} needs a value`);
+  return value;
+}
+
+function optionalStringArg(args: ParsedArgs, key: string, option: string): string | undefined {
+  return args[key] === undefined ? undefined : stringArg(args, key, option);
+}
+
+function booleanArg(args: ParsedArgs, key: string): boolean {
+  return args[key] === true;
+}
+
+function colorArg(args: ParsedArgs): boolean | undefined {
+  const value = args['color'];
+  return typeof value === 'boolean' ? value : undefined;
+}
+
+function replayArgs(args: ParsedArgs): ReplayArgs {
+  const image = singleValue(args['image'], 'image');
+  return {
+    trace: stringArg(args, 'trace', 'trace'),
+    policy: stringArg(args, 'policy', 'policy'),
+    format: stringArg(args, 'format', 'format'),
+    image: image === false ? false : image === undefined ? undefined : String(image),
+    force: booleanArg(args, 'force'),
+    deviceSize: stringArg(args, 'deviceSize', 'device-size'),
+    blockSize: stringArg(args, 'blockSize', 'block-size'),
+    seed: optionalStringArg(args, 'seed', 'seed'),
+    root: optionalStringArg(args, 'root', 'root'),
+    finalSync: args['finalSync'] !== false,
+    json: booleanArg(args, 'json'),
+    deterministic: booleanArg(args, 'deterministic'),
+    quiet: booleanArg(args, 'quiet'),
+  };
+}
+
+function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
+  return parser
+    .positional('trace', { type: 'string', describe: 'trace file (.xio xfs_io script or .csv block trace)' })
+    .option('policy', { type: 'string', default: 'ext4', describe: `mapping policy [choices: ${policies.join(', ')}]` })
+    .option('format', { type: 'string', default: 'auto', describe: `trace format [choices: ${FORMAT_CHOICES.join(', ')}]` })
+    .option('image', { type: 'string', describe: 'image file to write (default: <trace name>.img here); --no-image: none' })
+    .option('force', { type: 'boolean', default: false, describe: 'overwrite the image path even if it is not an iomapsim image' })
+    .option('device-size', { type: 'string', default: '1g', describe: 'simulated device size, bytes with k/m/g/t suffix' })
+    .option('block-size', { type: 'string', default: '4096', describe: `filesystem block size [choices: ${BLOCK_SIZES.join(', ')}]` })
+    .option('seed', { type: 'string', describe: 'PRNG seed, 0..4294967295 (default: a hash of the trace name; always printed)' })
+    .option('root', { type: 'string', describe: 'prefix stripped from trace paths (e.g. the traced mount point)' })
+    .option('final-sync', { type: 'boolean', default: true, describe: 'sync at the end of the trace (--no-final-sync: skip)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON (docs/json-output.md), nothing else' })
+    .option('deterministic', { type: 'boolean', default: false, describe: 'omit wall-clock speed so JSON is byte-identical' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print one summary line instead of layouts' })
+    .example('$0 replay traces/demo.xio', 'replay onto ext4, write demo.img, print layouts')
+    .example('$0 replay traces/demo.xio --json --deterministic', 'JSON that is byte-identical run to run')
+    .example('$0 replay run.csv --no-image --seed 42', 'replay a CSV block trace without an image')
+    .example('$0 replay cap.xio --root /mnt/t --force', 'strip /mnt/t from paths; overwrite cap.img whatever it is')
+    .epilogue(EXIT_CODES_TEXT);
+}
+
+function inspectBuilder(parser: Argv): Argv {
+  return parser
+    .positional('image', { type: 'string', describe: 'image written by iomapsim replay' })
+    .option('json', { type: 'boolean', default: false, describe: 'print summary, files and verify result as JSON' })
+    .option('verify', { type: 'boolean', default: false, describe: 'check every file byte against what the replay wrote (exit 1 on mismatch)' })
+    .example('$0 inspect demo.img', 'superblock, free space and filefrag -v style layouts')
+    .example('$0 inspect demo.img --verify', 'also verify file contents')
+    .example('$0 inspect demo.img --json', 'the same as JSON')
+    .epilogue(EXIT_CODES_TEXT);
+}
+
+function usageHint(argv: readonly string[]): string {
+  const command = COMMANDS.find((name) => argv.includes(name));
+  return command === undefined ? "run 'iomapsim --help' for the commands" : `run 'iomapsim ${command} --help' for the options`;
+}
+
+function buildParser(argv: readonly string[], policies: readonly string[], choose: (chosen: Chosen) => void): Argv {
+  return yargs([...argv])
+    .scriptName('iomapsim')
+    .usage('$0 <command> [options]\n\nStorage simulator and trace replayer modelled on Linux fs/iomap.')
+    .command('replay <trace>', 'replay a trace, print file layouts, write an image', (parser) => replayBuilder(parser, policies), (args) => {
+      choose({ command: 'replay', args: replayArgs(args), color: colorArg(args) });
+    })
+    .command('inspect <image>', 'show an image: summary, free space, layouts; --verify contents', inspectBuilder, (args) => {
+      const inspect: InspectArgs = { image: stringArg(args, 'image', 'image'), json: booleanArg(args, 'json'), verify: booleanArg(args, 'verify') };
+      choose({ command: 'inspect', args: inspect, color: colorArg(args) });
+    })
+    .option('color', { type: 'boolean', describe: 'colour text output (default: stdout is a terminal and NO_COLOR is unset)' })
+    .example('$0 replay traces/demo.xio', 'replay the demo trace')
+    .example('$0 inspect demo.img --verify', 'inspect and verify the image it wrote')
+    .demandCommand(1, 'no command given')
+    .strict()
+    .detectLocale(false)
+    .version(readVersion())
+    .help()
+    .alias('h', 'help')
+    .epilogue(EXIT_CODES_TEXT)
+    .wrap(120)
+    .exitProcess(false)
+    .fail((message: string | null | undefined, error: Error | undefined) => {
+      if (error instanceof IomapsimError) throw error;
+      throw new UsageError(oneLine(message ?? error?.message ?? 'bad usage'), usageHint(argv));
+    });
+}
+
+let brokenPipeGuarded = false;
+
+/** `iomapsim replay ... | head` closes stdout early: that is not an error worth a stack trace. */
+function guardBrokenPipe(): void {
+  if (brokenPipeGuarded) return;
+  brokenPipeGuarded = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
+function resolveIo(io: Partial<CliIo> | undefined): CliIo {
+  const injected = io?.stdout !== undefined;
+  if (!injected) guardBrokenPipe();
+  return {
+    stdout: io?.stdout ?? ((text) => void process.stdout.write(text)),
+    stderr: io?.stderr ?? ((text) => void process.stderr.write(text)),
+    cwd: io?.cwd ?? process.cwd(),
+    env: io?.env ?? process.env,
+    isTTY: io?.isTTY ?? (injected ? false : process.stdout.isTTY === true),
+  };
+}
+
+async function loadEngine(): Promise<CliEngine> {
+  const module = await import('./engine.js');
+  return module.engine;
+}
+
+async function dispatch(chosen: Chosen, context: CliContext, policies: readonly string[]): Promise<number> {
+  if (chosen.command === 'replay') return runReplay(planReplay(chosen.args, context.cwd, policies), context);
+  return runInspect(chosen.args, context);
+}
+
+/**
+ * Runs the CLI on `argv` (already without node and the script) and returns the
+ * exit code. Output goes to `io` (default: the process streams); `deps.engine`
+ * replaces the real engine in tests. Never throws.
+ */
+export async function main(argv: string[], io?: Partial<CliIo>, deps: CliDeps = {}): Promise<number> {
+  const cliIo = resolveIo(io);
+  const env = cliIo.env ?? {};
+  let context: CliContext | undefined;
+  try {
+    const engine = deps.engine ?? (await loadEngine());
+    const policies = engine.listPolicies();
+    let chosen: Chosen | undefined;
+    let output = '';
+    const parser = buildParser(argv, policies, (value) => {
+      chosen = value;
+    });
+    await parser.parseAsync([...argv], {}, (_error: Error | undefined, _args: unknown, text: string | undefined) => {
+      output = text ?? '';
+    });
+    if (output !== '') cliIo.stdout(output.endsWith('\n') ? output : `${output}\n`);
+    if (chosen === undefined) return 0;
+    const color = useColor({ flag: chosen.color, stdoutIsTTY: cliIo.isTTY === true, env });
+    context = { io: cliIo, cwd: cliIo.cwd ?? process.cwd(), engine, style: makeStyle(color) };
+    return await dispatch(chosen, context, policies);
+  } catch (error) {
+    // Every usage error says where to look, whether yargs or an option parser raised it.
+    const reported = error instanceof UsageError && error.hint === undefined ? new UsageError(error.message, usageHint(argv)) : error;
+    cliIo.stderr(renderError(reported, { debug: env['IOMAPSIM_DEBUG'] === '1', reproduce: context?.reproduce }));
+    return exitCodeFor(error);
+  }
+}

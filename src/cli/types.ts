@@ -1,0 +1,51 @@
+/**
+ * What the CLI needs from the rest of iomapsim, as one narrow interface: the
+ * real binding is engine.ts (loaded lazily), tests pass their own. Image
+ * calls may be synchronous or asynchronous: the CLI awaits them all.
+ */
+import type { BlockDevice } from '../device/blockdev.js';
+import type { ImageMetadata } from '../image/types.js';
+import type { ImageSummaryView, VerifyView } from '../report/layout.js';
+import type { ReplayOptions, ReplayOutcome } from '../replay/types.js';
+import type { TraceOp } from '../trace/types.js';
+import type { FormatChoice } from './options.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** An open image file as the CLI uses it. */
+export interface CliImage {
+  /** The image's data area, passed to the replay as ReplayOptions.device. */
+  readonly device: BlockDevice;
+  /** Why open() fell back to an older checkpoint, one sentence each (empty normally). */
+  readonly warnings: readonly string[];
+  commit(metadata: ImageMetadata): Awaitable<void>;
+  readMetadata(): Awaitable<ImageMetadata>;
+  close(): Awaitable<void>;
+  summarize(metadata: ImageMetadata): Awaitable<ImageSummaryView>;
+  verify(metadata: ImageMetadata): Awaitable<VerifyView>;
+}
+
+export interface ImageCreateParams {
+  blockSize: number;
+  deviceSize: number;
+  policy: string;
+  seed: number;
+}
+
+export interface OpenedTrace {
+  /** The detected (or forced) format name. */
+  format: string;
+  ops: AsyncIterable<TraceOp>;
+}
+
+export interface CliEngine {
+  /** Registered mapping policies, for --policy. */
+  listPolicies(): string[];
+  /** Opens a trace and detects its format; TraceError for a missing file or unknown format. */
+  openTrace(path: string, options: { format?: FormatChoice; displayName?: string }): Promise<OpenedTrace>;
+  replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions): Promise<ReplayOutcome>;
+  /** Creates (or with force overwrites) an image; ImageError 'exists'/'foreign' when it refuses. */
+  createImage(path: string, params: ImageCreateParams, options: { force: boolean }): Promise<CliImage>;
+  /** Opens an existing image; ImageError when missing, foreign or corrupt. */
+  openImage(path: string, options: { writable: boolean }): Promise<CliImage>;
+}

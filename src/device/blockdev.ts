@@ -1,0 +1,69 @@
+/**
+ * The simulated block device as the engine sees it: positioned, synchronous
+ * reads and writes of data at device byte addresses. The image file
+ * (src/image) implements it over a real file; MemDevice serves tests.
+ */
+export interface BlockDevice {
+  readonly sizeBytes: number;
+  /** Reads dst.length bytes at addrBytes into dst. Never-written bytes read as `unwrittenFill` (MemDevice) or zero (image). */
+  read(addrBytes: number, dst: Uint8Array): void;
+  /** Writes src at addrBytes. */
+  write(addrBytes: number, src: Uint8Array): void;
+}
+
+/**
+ * A device in memory, sparse by 64 KiB chunks. Never-written bytes read as
+ * `poison`, so a test that reads stale (never written) blocks sees it.
+ */
+export class MemDevice implements BlockDevice {
+  private static readonly chunkBytes = 65536;
+  private readonly chunks = new Map<number, Uint8Array>();
+  bytesWritten = 0;
+  bytesRead = 0;
+
+  constructor(
+    readonly sizeBytes: number,
+    private readonly poison = 0,
+  ) {}
+
+  read(addrBytes: number, dst: Uint8Array): void {
+    this.checkRange(addrBytes, dst.length);
+    this.bytesRead += dst.length;
+    let done = 0;
+    while (done < dst.length) {
+      const addr = addrBytes + done;
+      const chunkIndex = Math.floor(addr / MemDevice.chunkBytes);
+      const within = addr - chunkIndex * MemDevice.chunkBytes;
+      const n = Math.min(dst.length - done, MemDevice.chunkBytes - within);
+      const chunk = this.chunks.get(chunkIndex);
+      if (chunk) dst.set(chunk.subarray(within, within + n), done);
+      else dst.fill(this.poison, done, done + n);
+      done += n;
+    }
+  }
+
+  write(addrBytes: number, src: Uint8Array): void {
+    this.checkRange(addrBytes, src.length);
+    this.bytesWritten += src.length;
+    let done = 0;
+    while (done < src.length) {
+      const addr = addrBytes + done;
+      const chunkIndex = Math.floor(addr / MemDevice.chunkBytes);
+      const within = addr - chunkIndex * MemDevice.chunkBytes;
+      const n = Math.min(src.length - done, MemDevice.chunkBytes - within);
+      let chunk = this.chunks.get(chunkIndex);
+      if (!chunk) {
+        chunk = new Uint8Array(MemDevice.chunkBytes).fill(this.poison);
+        this.chunks.set(chunkIndex, chunk);
+      }
+      chunk.set(src.subarray(done, done + n), within);
+      done += n;
+    }
+  }
+
+  private checkRange(addrBytes: number, lengthBytes: number): void {
+    if (addrBytes < 0 || addrBytes + lengthBytes > this.sizeBytes || !Number.isInteger(addrBytes)) {
+      throw new RangeError(`device I/O out of range: ${addrBytes}+${lengthBytes} on a ${this.sizeBytes}-byte device`);
+    }
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * ExtentMap: one fork of an inode (data or CoW), file block -> device block,
+ * with the state of each run. Models the extent tree plus extent status cache
+ * (ext4) or the in-core extent list (XFS iext). Neighbours merge when
+ * logically and physically contiguous, in the same state and within the
+ * policy's maximum extent length (ext4_ext_try_to_merge, xfs_bmap_add_extent_*).
+ */
+import { assert } from '../util/assert.js';
+import { IntervalMap, type IntervalEntry } from '../util/intervalmap.js';
+
+export enum ExtentState {
+  Written = 0,
+  Unwritten = 1,
+  /** Reserved, not allocated: physBlock is -1. */
+  Delalloc = 2,
+}
+
+export interface Extent {
+  startBlock: number;
+  blockCount: number;
+  /** Device block of startBlock; -1 for delalloc. */
+  physBlock: number;
+  state: ExtentState;
+}
+
+/** Maximum extent length in blocks per state (merges never exceed it). */
+export interface ExtentLimits {
+  maxWritten: number;
+  maxUnwritten: number;
+  maxDelalloc: number;
+}
+
+interface ExtentValue {
+  physBlock: number;
+  state: ExtentState;
+}
+
+function makeTraits(limits: ExtentLimits) {
+  const maxFor = (state: ExtentState): number =>
+    state === ExtentState.Written ? limits.maxWritten : state === ExtentState.Unwritten ? limits.maxUnwritten : limits.maxDelalloc;
+  return {
+    sliceValue(value: ExtentValue, start: number, cutAt: number): ExtentValue {
+      return value.physBlock < 0 ? value : { physBlock: value.physBlock + (cutAt - start), state: value.state };
+    },
+    canMerge(left: ExtentValue, leftStart: number, leftEnd: number, right: ExtentValue, rightEnd: number): boolean {
+      if (left.state !== right.state) return false;
+      if (rightEnd - leftStart > maxFor(left.state)) return false;
+      if (left.state === ExtentState.Delalloc) return true;
+      return left.physBlock + (leftEnd - leftStart) === right.physBlock;
+    },
+  };
+}
+
+function toExtent(entry: IntervalEntry<ExtentValue>): Extent {
+  return { startBlock: entry.start, blockCount: entry.end - entry.start, physBlock: entry.value.physBlock, state: entry.value.state };
+}
+
+/** What lies at a block: an extent, or a hole running to `holeEndBlock` (Infinity when nothing follows). */
+export interface BlockMapping {
+  extent?: Extent;
+  holeEndBlock: number;
+}
+
+export class ExtentMap {
+  private readonly map: IntervalMap<ExtentValue>;
+  /** Bumped on every change: the iomap validity cookie of this fork. */
+  sequence = 0;
+
+  constructor(readonly limits: ExtentLimits) {
+    this.map = new IntervalMap<ExtentValue>(makeTraits(limits));
+  }
+
+  get extentCount(): number {
+    return this.map.size;
+  }
+
+  /** The extent containing `block`, or the hole there and where it ends. O(log n). */
+  lookup(block: number): BlockMapping {
+    const entry = this.map.findFrom(block);
+    if (!entry) return { holeEndBlock: Infinity };
+    if (entry.start <= block) return { extent: toExtent(entry), holeEndBlock: block };
+    return { holeEndBlock: entry.start };
+  }
+
+  /** The extent containing `block`, clipped to start there. */
+  extentAt(block: number): Extent | undefined {
+    const entry = this.map.find(block);
+    if (!entry) return undefined;
+    const extent = toExtent(entry);
+    return clipExtent(extent, block, extent.startBlock + extent.blockCount);
+  }
+
+  /** The last extent starting before `block` (the left neighbour). */
+  extentBefore(block: number): Extent | undefined {
+    const entry = this.map.findBefore(block);
+    return entry ? toExtent(entry) : undefined;
+  }
+
+  /** Extents overlapping [startBlock, endBlock), clipped to it. O(log n + k). */
+  extentsIn(startBlock: number, endBlock: number): Extent[] {
+    return this.map.collect(startBlock, endBlock).map(toExtent);
+  }
+
+  *all(): IterableIterator<Extent> {
+    for (const entry of this.map.entries()) yield toExtent(entry);
+  }
+
+  /** The end block of the last extent (0 when empty). */
+  lastBlock(): number {
+    const last = this.map.findBefore(Number.MAX_SAFE_INTEGER);
+    return last ? last.end : 0;
+  }
+
+  /** Maps [startBlock, +count) that must be a hole now. Merges with neighbours. */
+  insert(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): void {
+    assert(blockCount > 0, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
+    assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.insert: address/state mismatch', { physBlock, state });
+    const replaced = this.map.set(startBlock, startBlock + blockCount, { physBlock, state });
+    assert(replaced.length === 0, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount, replaced });
+    this.sequence++;
+  }
+
+  /** Unmaps [startBlock, +count) and returns the pieces that were mapped there. */
+  remove(startBlock: number, blockCount: number): Extent[] {
+    const removed = this.map.remove(startBlock, startBlock + blockCount).map(toExtent);
+    if (removed.length > 0) this.sequence++;
+    return removed;
+  }
+
+  /** Changes the state of every mapped block in [startBlock, +count), keeping addresses (unwritten conversion). */
+  setState(startBlock: number, blockCount: number, state: ExtentState): void {
+    const pieces = this.map.collect(startBlock, startBlock + blockCount);
+    for (const piece of pieces) {
+      assert(piece.value.state !== ExtentState.Delalloc || state === ExtentState.Delalloc, 'ExtentMap.setState: delalloc has no address', piece);
+      this.map.set(piece.start, piece.end, { physBlock: piece.value.physBlock, state });
+    }
+    this.sequence++;
+  }
+
+  /** Moves every extent at or after `fromBlock` by `deltaBlocks` (collapse/insert range). */
+  shift(fromBlock: number, deltaBlocks: number): void {
+    this.map.shiftFrom(fromBlock, deltaBlocks);
+    this.sequence++;
+  }
+
+  /** Blocks mapped in a given state (or all states). O(n). */
+  countBlocks(state?: ExtentState): number {
+    let total = 0;
+    for (const entry of this.map.entries()) {
+      if (state === undefined || entry.value.state === state) total += entry.end - entry.start;
+    }
+    return total;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.sequence++;
+  }
+
+  /** Sorted, disjoint, non-empty; delalloc has no address; lengths within limits. O(n). */
+  checkValid(): void {
+    this.map.checkValid();
+    for (const entry of this.map.entries()) {
+      const { state, physBlock } = entry.value;
+      assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap: address/state mismatch', entry);
+      assert(entry.start >= 0 && Number.isInteger(entry.start) && Number.isInteger(entry.end), 'ExtentMap: bad bounds', entry);
+    }
+  }
+}
+
+export function clipExtent(extent: Extent, startBlock: number, endBlock: number): Extent {
+  const start = Math.max(extent.startBlock, startBlock);
+  const end = Math.min(extent.startBlock + extent.blockCount, endBlock);
+  return {
+    startBlock: start,
+    blockCount: end - start,
+    physBlock: extent.physBlock < 0 ? -1 : extent.physBlock + (start - extent.startBlock),
+    state: extent.state,
+  };
+}

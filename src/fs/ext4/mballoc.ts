@@ -1,0 +1,307 @@
+/**
+ * ext4's multiblock allocator (fs/ext4/mballoc.c), modelled at the level the
+ * kernel's layouts show: group vs inode preallocation (ext4_mb_group_or_file),
+ * request normalisation (ext4_mb_normalize_request), the exact goal try when
+ * merging with a neighbour, stream allocation from the per-inode-hash last
+ * group, the power-of-two buddy criterion that skips the first group of a
+ * flex group for data, and first fit otherwise. Placement is checked against
+ * the conformance corpus (docs/conformance.md); CPU-dependent locality-group
+ * windows are modelled for one CPU.
+ */
+import type { FreeSpace } from '../../alloc/freespace.js';
+import { assert } from '../../util/assert.js';
+import { EXT4_FLEX_BG_SIZE, type Ext4Geometry } from './geometry.js';
+
+/** mb_stream_req: files up to this many blocks use locality-group preallocation. */
+export const MB_STREAM_REQ_BLOCKS = 16;
+/** mb_group_prealloc: size of a locality-group window. */
+export const MB_GROUP_PREALLOC_BLOCKS = 512;
+/** s_mb_order2_reqs: the buddy criterion needs fls(len) >= this. */
+const MB_ORDER2_REQS = 2;
+
+/** An inode preallocation: logical [logicalStart, +length) maps to physical [physStart, +length). */
+export interface InodePa {
+  logicalStart: number;
+  physStart: number;
+  length: number;
+  /** Logical blocks of the PA already handed to the file, as sorted disjoint [start, end) pairs. */
+  consumed: [number, number][];
+}
+
+/** A locality-group window: blocks are handed out in order from `physStart + used`. */
+interface GroupPa {
+  physStart: number;
+  length: number;
+  used: number;
+}
+
+export interface MbRequest {
+  ino: number;
+  /** First logical block and block count wanted. */
+  logical: number;
+  count: number;
+  /** i_size in blocks (rounded up). */
+  isizeBlocks: number;
+  openForWrite: boolean;
+  /** fallocate: EXT4_GET_BLOCKS_NO_NORMALIZE. */
+  noNormalize: boolean;
+  /** ext4_ext_find_goal: where the nearest extent would continue, or the inode's goal block. */
+  goalPhys: number;
+  /** Left neighbour extent (logical end, physical end), for the merge-left goal. */
+  leftEnd?: { logical: number; physical: number };
+  /** Right neighbour extent start, for the merge-right goal. */
+  rightStart?: { logical: number; physical: number };
+  /** The inode's PAs (mutated). */
+  pas: InodePa[];
+  /** Logical windows of the file already mapped (for clipping the normalised window). */
+  mappedAround: (logical: number) => { leftEnd: number; rightStart: number };
+}
+
+export interface MbResult {
+  physBlock: number;
+  blockCount: number;
+}
+
+function isPowerOfTwo(value: number): boolean {
+  return value > 0 && (value & (value - 1)) === 0;
+}
+
+function fls(value: number): number {
+  return value <= 0 ? 0 : 32 - Math.clz32(value);
+}
+
+export class Ext4Mballoc {
+  private readonly groupPas: GroupPa[] = [];
+  /** s_mb_last_groups: stream allocation goal per inode hash. */
+  private readonly lastGroups: number[];
+
+  constructor(
+    private readonly free: FreeSpace,
+    private readonly geometry: Ext4Geometry,
+    cpuCount = 2,
+  ) {
+    this.lastGroups = new Array(Math.max(1, Math.min(cpuCount, Math.ceil(geometry.groupCount / 4)))).fill(0);
+  }
+
+  /** Blocks held by preallocations but not handed to any file (they count as free for ENOSPC checks). */
+  preallocatedFreeBlocks(pas: Iterable<InodePa[]>): number {
+    let total = 0;
+    for (const pa of this.groupPas) total += pa.length - pa.used;
+    for (const list of pas) for (const pa of list) total += pa.length - consumedCount(pa);
+    return total;
+  }
+
+  /** ext4_mb_new_blocks: allocate up to req.count blocks at req.logical. Returns undefined on ENOSPC. */
+  allocate(req: MbRequest): MbResult | undefined {
+    const fromInodePa = this.useInodePa(req);
+    if (fromInodePa) return fromInodePa;
+    const end = req.logical + req.count;
+    const inodePaEligible = !(end === req.isizeBlocks && !req.openForWrite);
+    const size = Math.max(end, req.isizeBlocks);
+    if (size <= MB_STREAM_REQ_BLOCKS) return this.allocateGroupPa(req) ?? this.allocatePlain(req, false);
+    if (inodePaEligible) return this.allocateStream(req) ?? this.allocatePlain(req, true);
+    return this.allocatePlain(req, false);
+  }
+
+  /** ext4_mb_use_inode_pa: a PA covering the logical block serves it. */
+  private useInodePa(req: MbRequest): MbResult | undefined {
+    for (const pa of req.pas) {
+      if (req.logical < pa.logicalStart || req.logical >= pa.logicalStart + pa.length) continue;
+      if (isConsumed(pa, req.logical)) continue;
+      let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
+      const nextConsumed = pa.consumed.find(([start]) => start > req.logical);
+      if (nextConsumed) count = Math.min(count, nextConsumed[0] - req.logical);
+      consume(pa, req.logical, count);
+      return { physBlock: pa.physStart + (req.logical - pa.logicalStart), blockCount: count };
+    }
+    return undefined;
+  }
+
+  /** Locality-group preallocation: small files pack into a shared 512-block window. */
+  private allocateGroupPa(req: MbRequest): MbResult | undefined {
+    let pa = this.groupPas.find((candidate) => candidate.length - candidate.used >= req.count);
+    if (!pa) {
+      const goalGroup = this.groupOf(req.goalPhys);
+      const start = this.findBuddyAligned(goalGroup, MB_GROUP_PREALLOC_BLOCKS);
+      if (start < 0) return undefined;
+      this.free.markUsed(start, MB_GROUP_PREALLOC_BLOCKS);
+      pa = { physStart: start, length: MB_GROUP_PREALLOC_BLOCKS, used: 0 };
+      this.groupPas.push(pa);
+    }
+    const physBlock = pa.physStart + pa.used;
+    pa.used += req.count;
+    if (pa.used === pa.length) this.groupPas.splice(this.groupPas.indexOf(pa), 1);
+    return { physBlock, blockCount: req.count };
+  }
+
+  /** Stream allocation with an inode PA over the normalised window. */
+  private allocateStream(req: MbRequest): MbResult | undefined {
+    const [windowStart, windowEnd] = req.noNormalize ? [req.logical, req.logical + req.count] : this.normalize(req);
+    const windowLength = windowEnd - windowStart;
+    let physStart = -1;
+    const tryGoal = this.mergeGoal(req, windowStart, windowEnd);
+    if (tryGoal >= 0 && tryGoal + windowLength <= this.geometry.blocksCount && this.free.isFree(tryGoal, windowLength)) physStart = tryGoal;
+    const hash = req.ino % this.lastGroups.length;
+    if (physStart < 0) physStart = this.search(this.lastGroups[hash]!, windowLength);
+    if (physStart < 0) return undefined;
+    this.free.markUsed(physStart, windowLength);
+    this.lastGroups[hash] = this.groupOf(physStart);
+    const pa: InodePa = { logicalStart: windowStart, physStart, length: windowLength, consumed: [] };
+    const count = Math.min(req.count, windowEnd - req.logical);
+    consume(pa, req.logical, count);
+    if (consumedCount(pa) < pa.length) req.pas.push(pa);
+    return { physBlock: physStart + (req.logical - windowStart), blockCount: count };
+  }
+
+  /** No preallocation: the request alone, near the goal. */
+  private allocatePlain(req: MbRequest, anywhere: boolean): MbResult | undefined {
+    let count = req.count;
+    const goalGroup = anywhere ? 0 : this.groupOf(req.goalPhys);
+    let start = this.search(goalGroup, count);
+    if (start < 0) {
+      const [longestStart, longestLength] = this.free.longestRun(0);
+      if (longestLength === 0) return undefined;
+      start = longestStart;
+      count = Math.min(count, longestLength);
+    }
+    this.free.markUsed(start, count);
+    return { physBlock: start, blockCount: count };
+  }
+
+  /** ext4_mb_normalize_request: the logical window to preallocate, clipped to neighbours and PAs. */
+  private normalize(req: MbRequest): [number, number] {
+    const blockSize = this.geometry.blockSize;
+    const sizeBytes = Math.max(req.logical + req.count, req.isizeBlocks) * blockSize;
+    const kib = 1024;
+    const mib = 1024 * kib;
+    let startBytes = 0;
+    let windowBytes: number;
+    const ladder = [16 * kib, 32 * kib, 64 * kib, 128 * kib, 256 * kib, 512 * kib, mib];
+    const step = ladder.find((limit) => sizeBytes <= limit);
+    const requestBytes = req.count * blockSize;
+    if (step !== undefined) windowBytes = step;
+    else if (sizeBytes <= 4 * mib) [startBytes, windowBytes] = [alignDown(req.logical * blockSize, 2 * mib), 2 * mib];
+    else if (sizeBytes <= 8 * mib) [startBytes, windowBytes] = [alignDown(req.logical * blockSize, 4 * mib), 4 * mib];
+    else if (requestBytes <= 8 * mib) [startBytes, windowBytes] = [alignDown(req.logical * blockSize, 8 * mib), 8 * mib];
+    else [startBytes, windowBytes] = [req.logical * blockSize, requestBytes];
+    let start = Math.floor(startBytes / blockSize);
+    let end = start + Math.floor(windowBytes / blockSize);
+    if (end < req.logical + req.count) [start, end] = [req.logical, req.logical + req.count];
+    const around = req.mappedAround(req.logical);
+    start = Math.max(start, around.leftEnd);
+    end = Math.min(end, around.rightStart);
+    for (const pa of req.pas) {
+      const paEnd = pa.logicalStart + pa.length;
+      if (paEnd <= req.logical) start = Math.max(start, paEnd);
+      else if (pa.logicalStart > req.logical) end = Math.min(end, pa.logicalStart);
+    }
+    end = Math.min(end, start + this.geometry.blocksPerGroup - 1);
+    assert(start <= req.logical && end > req.logical, 'ext4 normalize: window lost the request', { start, end, req: req.logical });
+    return [start, end];
+  }
+
+  /** The exact goal when the window continues a neighbour (EXT4_MB_HINT_TRY_GOAL), else -1. */
+  private mergeGoal(req: MbRequest, windowStart: number, windowEnd: number): number {
+    if (req.leftEnd && req.leftEnd.logical === windowStart) return req.leftEnd.physical;
+    if (req.rightStart && req.rightStart.logical === windowEnd) return req.rightStart.physical - (windowEnd - windowStart);
+    return -1;
+  }
+
+  /** ext4_mb_regular_allocator's group scan from `firstGroup` for `count` blocks. Returns -1 if nothing fits. */
+  private search(firstGroup: number, count: number): number {
+    if (count <= this.geometry.blocksPerGroup && isPowerOfTwo(count) && fls(count) >= MB_ORDER2_REQS) {
+      const aligned = this.findBuddyAligned(firstGroup, count);
+      if (aligned >= 0) return aligned;
+    }
+    return this.findFirstFit(firstGroup, count);
+  }
+
+  /** CR_POWER2_ALIGNED: a buddy-aligned free chunk, skipping the first group of each flex group for data. */
+  private findBuddyAligned(firstGroup: number, count: number): number {
+    const { groupCount, blocksPerGroup } = this.geometry;
+    for (let i = 0; i < groupCount; i++) {
+      const group = (firstGroup + i) % groupCount;
+      if (group % EXT4_FLEX_BG_SIZE === 0 && groupCount > 1) continue;
+      const start = group * blocksPerGroup;
+      const found = this.free.findFit(start, count, Math.min(start + blocksPerGroup, this.geometry.blocksCount), count, start);
+      if (found >= 0) return found;
+    }
+    return -1;
+  }
+
+  /** CR_GOAL_LEN_FAST and later: first free run of `count` blocks in a group, groups in order from firstGroup. */
+  private findFirstFit(firstGroup: number, count: number): number {
+    const { groupCount, blocksPerGroup } = this.geometry;
+    for (let i = 0; i < groupCount; i++) {
+      const group = (firstGroup + i) % groupCount;
+      const start = group * blocksPerGroup;
+      const found = this.free.findFit(start, count, Math.min(start + blocksPerGroup, this.geometry.blocksCount));
+      if (found >= 0) return found;
+    }
+    return -1;
+  }
+
+  groupOf(block: number): number {
+    return Math.min(this.geometry.groupCount - 1, Math.max(0, Math.floor(block / this.geometry.blocksPerGroup)));
+  }
+
+  /** ext4_discard_preallocations: give a PA's unused blocks back. */
+  discardInodePas(pas: InodePa[]): void {
+    for (const pa of pas) {
+      let cursor = pa.logicalStart;
+      for (const [start, end] of [...pa.consumed, [pa.logicalStart + pa.length, pa.logicalStart + pa.length] as [number, number]]) {
+        if (start > cursor) this.free.free(pa.physStart + (cursor - pa.logicalStart), start - cursor);
+        cursor = Math.max(cursor, end);
+      }
+    }
+    pas.length = 0;
+  }
+
+  /** Discards the locality-group windows (ENOSPC retry, unmount). */
+  discardGroupPas(): void {
+    for (const pa of this.groupPas) if (pa.used < pa.length) this.free.free(pa.physStart + pa.used, pa.length - pa.used);
+    this.groupPas.length = 0;
+  }
+
+  /** Physical blocks held by PAs but not consumed, as [start, length] runs (for free-space checks). */
+  heldRuns(pas: Iterable<InodePa[]>): [number, number][] {
+    const runs: [number, number][] = [];
+    for (const pa of this.groupPas) if (pa.used < pa.length) runs.push([pa.physStart + pa.used, pa.length - pa.used]);
+    for (const list of pas) {
+      for (const pa of list) {
+        let cursor = pa.logicalStart;
+        for (const [start, end] of [...pa.consumed, [pa.logicalStart + pa.length, 0] as [number, number]]) {
+          if (start > cursor) runs.push([pa.physStart + (cursor - pa.logicalStart), start - cursor]);
+          cursor = Math.max(cursor, end);
+        }
+      }
+    }
+    return runs;
+  }
+}
+
+function alignDown(value: number, alignment: number): number {
+  return Math.floor(value / alignment) * alignment;
+}
+
+function isConsumed(pa: InodePa, logical: number): boolean {
+  return pa.consumed.some(([start, end]) => logical >= start && logical < end);
+}
+
+function consumedCount(pa: InodePa): number {
+  return pa.consumed.reduce((sum, [start, end]) => sum + end - start, 0);
+}
+
+/** Marks [logical, +count) of a PA consumed, keeping the list sorted and merged. */
+function consume(pa: InodePa, logical: number, count: number): void {
+  assert(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length, 'ext4 PA: consume outside the PA', { pa, logical, count });
+  pa.consumed.push([logical, logical + count]);
+  pa.consumed.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const range of pa.consumed) {
+    const last = merged[merged.length - 1];
+    if (last && last[1] >= range[0]) last[1] = Math.max(last[1], range[1]);
+    else merged.push([range[0], range[1]]);
+  }
+  pa.consumed = merged;
+}

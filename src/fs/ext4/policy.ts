@@ -1,0 +1,448 @@
+/**
+ * The ext4 mapping policy: ext4_da_* delayed allocation for buffered writes,
+ * writeback that allocates unwritten extents and converts them at I/O
+ * completion (dioread_nolock), ext4_iomap_begin/ext4_iomap_alloc for direct
+ * I/O with the buffered fallback of ext4_dio_write_iter, ext4_setattr size
+ * changes, fallocate modes (src/fs/ext4/fallocate.ts) and mballoc
+ * (src/fs/ext4/mballoc.ts). Extents hold at most 32768 written / 32767
+ * unwritten blocks.
+ */
+import { ExtentState, type Extent } from '../../extent/extentmap.js';
+import type { BlockRun } from '../../image/types.js';
+import { iomapDioWrite } from '../../iomap/direct.js';
+import type { DioCompletion, IomapOps, Ioend, WritebackOps } from '../../iomap/ops.js';
+import type { WriteSource } from '../../iomap/source.js';
+import { IOMAP_NULL_ADDR, IomapFlag, IomapOp, IomapType, makeHole, type Iomap, type IomapPair } from '../../iomap/types.js';
+import type { FallocMode } from '../../trace/types.js';
+import { assert } from '../../util/assert.js';
+import { Errno, ErrnoError } from '../../util/errno.js';
+import type { FsContext } from '../../vfs/context.js';
+import type { Inode, InodeKind } from '../../vfs/inode.js';
+import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type PolicyOptions } from '../types.js';
+import { ext4Fallocate } from './fallocate.js';
+import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
+import { Ext4Mballoc, type InodePa } from './mballoc.js';
+
+export const EXT4_MAX_WRITTEN_BLOCKS = 32768;
+export const EXT4_MAX_UNWRITTEN_BLOCKS = 32767;
+/** DIO_MAX_BLOCKS: ext4_iomap_alloc maps at most this many blocks per call. */
+const EXT4_DIO_MAX_BLOCKS = 4096;
+/** MAX_WRITEPAGES_EXTENT_LEN: writeback maps at most this many blocks at once. */
+const EXT4_WRITEBACK_MAX_BLOCKS = 2048;
+/** EXT4_FIRST_INO: inodes 1-10 are reserved, 11 is lost+found. */
+const EXT4_FIRST_FILE_INO = 12;
+/** Extents held in the inode itself before an extent-tree block is needed. */
+const EXT4_INODE_EXTENTS = 4;
+
+export interface Ext4InodeState {
+  pas: InodePa[];
+  /** EXT4_STATE_DA_ALLOC_CLOSE: flush delalloc on close (auto_da_alloc after truncate). */
+  daAllocClose: boolean;
+}
+
+export function ext4State(inode: Inode): Ext4InodeState {
+  return inode.fsPrivate as Ext4InodeState;
+}
+
+export class Ext4Policy implements FsPolicy {
+  readonly name = 'ext4';
+  readonly interfaceVersion = POLICY_INTERFACE_VERSION;
+  readonly capabilities = { reflink: false, collapseInsert: true, unshare: false };
+  readonly extentLimits = { maxWritten: EXT4_MAX_WRITTEN_BLOCKS, maxUnwritten: EXT4_MAX_UNWRITTEN_BLOCKS, maxDelalloc: Number.MAX_SAFE_INTEGER };
+  readonly maxFileBytes: number;
+  readonly reserved: BlockRun[];
+  readonly params: Record<string, string | number | boolean>;
+  readonly geometry: Ext4Geometry;
+  readonly mballoc: Ext4Mballoc;
+  private nextIno = EXT4_FIRST_FILE_INO;
+  /** Delalloc blocks reserved (i_reserved_data_blocks summed over inodes). */
+  private delallocReserved = 0;
+  private readonly inodesWithPas = new Set<Ext4InodeState>();
+
+  readonly bufferedOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => this.bufferedBegin(inode, pos, length, flags) };
+  readonly readOps: IomapOps = { iomapBegin: (inode, pos, length) => ({ iomap: this.reportMapping(inode, pos, length) }) };
+  readonly directOps: IomapOps = {
+    iomapBegin: (inode, pos, length, flags) => this.directBegin(inode, pos, length, flags),
+    iomapEnd: (_inode, _pos, _length, written, flags) => {
+      // ext4_iomap_end: a direct write that wrote nothing falls back to buffered I/O.
+      if ((flags & IomapOp.Write) !== 0 && written === 0) throw new ErrnoError(Errno.ENOTBLK, 'ext4 direct write');
+    },
+  };
+  readonly writeback: WritebackOps = {
+    mapBlocks: (inode, pos, dirtyLength) => this.mapBlocks(inode, pos, dirtyLength),
+    ioendCompletion: (inode, ioend) => this.ioendCompletion(inode, ioend),
+  };
+  readonly dio = { endIo: (inode: Inode, completion: DioCompletion) => this.dioEndIo(inode, completion) };
+
+  constructor(readonly ctx: FsContext, deviceBlocks: number) {
+    this.geometry = ext4Geometry(ctx.blockSize, deviceBlocks);
+    this.reserved = this.geometry.reserved;
+    for (const run of this.reserved) ctx.freeSpace.markUsed(run.start, run.length);
+    this.mballoc = new Ext4Mballoc(ctx.freeSpace, this.geometry);
+    // s_maxbytes for extent files: 2^32 - 1 logical blocks.
+    this.maxFileBytes = (2 ** 32 - 1) * ctx.blockSize;
+    this.params = {
+      blocksPerGroup: this.geometry.blocksPerGroup,
+      groups: this.geometry.groupCount,
+      flexBgSize: EXT4_FLEX_BG_SIZE,
+      journalBlocks: this.geometry.journalBlocks,
+      journalStart: this.geometry.journalStart,
+      delalloc: true,
+      dioreadNolock: true,
+    };
+  }
+
+  allocIno(_kind: InodeKind, _parentIno: number): number {
+    return this.nextIno++;
+  }
+
+  initInode(inode: Inode): void {
+    const state: Ext4InodeState = { pas: [], daAllocClose: false };
+    inode.fsPrivate = state;
+  }
+
+  // ---- mappings ---------------------------------------------------------
+
+  /** An iomap for extent `extent` (file blocks), as ext4_set_iomap builds it. */
+  toIomap(extent: Extent, flags = 0): Iomap {
+    const blockSize = this.ctx.blockSize;
+    const type = extent.state === ExtentState.Written ? IomapType.Mapped : extent.state === ExtentState.Unwritten ? IomapType.Unwritten : IomapType.Delalloc;
+    return {
+      offset: extent.startBlock * blockSize,
+      length: extent.blockCount * blockSize,
+      addr: extent.physBlock < 0 ? IOMAP_NULL_ADDR : extent.physBlock * blockSize,
+      type,
+      flags,
+    };
+  }
+
+  /** ext4_iomap_begin_report / read: the extent or hole at pos, no allocation. */
+  reportMapping(inode: Inode, pos: number, length: number): Iomap {
+    const blockSize = this.ctx.blockSize;
+    const block = Math.floor(pos / blockSize);
+    const found = inode.data.lookup(block);
+    if (found.extent) return this.toIomap(found.extent);
+    const holeEnd = Number.isFinite(found.holeEndBlock) ? found.holeEndBlock * blockSize : Math.max(pos + length, this.maxFileBytes);
+    return makeHole(block * blockSize, Math.max(holeEnd - block * blockSize, blockSize));
+  }
+
+  /** ext4_da_map_blocks: existing extents as they are; holes get a delalloc reservation (F_NEW). */
+  private bufferedBegin(inode: Inode, pos: number, length: number, flags: number): IomapPair {
+    const blockSize = this.ctx.blockSize;
+    const block = Math.floor(pos / blockSize);
+    const endBlock = Math.ceil((pos + length) / blockSize);
+    const found = inode.data.lookup(block);
+    if (found.extent) return { iomap: this.toIomap(found.extent) };
+    if ((flags & IomapOp.Zero) !== 0) return { iomap: this.reportMapping(inode, pos, length) };
+    const count = Math.min(endBlock, found.holeEndBlock) - block;
+    this.reserveDelalloc(count);
+    inode.data.insert(block, count, -1, ExtentState.Delalloc);
+    return { iomap: this.toIomap({ startBlock: block, blockCount: count, physBlock: -1, state: ExtentState.Delalloc }, IomapFlag.New) };
+  }
+
+  /** ext4_da_reserve_space: fail with ENOSPC when the free space cannot back the reservation. */
+  private reserveDelalloc(count: number): void {
+    if (this.availableBlocks() < count) throw new ErrnoError(Errno.ENOSPC, 'ext4 delalloc reservation');
+    this.delallocReserved += count;
+  }
+
+  /** Releases delalloc reservations (allocation at writeback, punch, truncate). */
+  releaseDelalloc(count: number): void {
+    this.delallocReserved -= count;
+    assert(this.delallocReserved >= 0, 'ext4: delalloc reservation count went negative', { count });
+  }
+
+  /** Blocks that new reservations may still take. */
+  availableBlocks(): number {
+    const fast = this.ctx.freeSpace.freeBlocks - this.delallocReserved;
+    if (fast > 1024) return fast;
+    return fast + this.mballoc.preallocatedFreeBlocks([...this.inodesWithPas].map((state) => state.pas));
+  }
+
+  // ---- allocation -------------------------------------------------------
+
+  /** ext4_ext_find_goal: where the nearest allocated extent would continue; else the inode's goal group. */
+  private goalFor(inode: Inode, block: number): number {
+    let probe = block + 1;
+    for (let steps = 0; steps < 64; steps++) {
+      const left = inode.data.extentBefore(probe);
+      if (!left) break;
+      if (left.state !== ExtentState.Delalloc) return left.physBlock + (block - left.startBlock);
+      probe = left.startBlock;
+    }
+    const inodeGroup = Math.floor((inode.ino - 1) / this.geometry.inodesPerGroup);
+    const goalGroup = Math.min(this.geometry.groupCount - 1, (inodeGroup & ~(EXT4_FLEX_BG_SIZE - 1)) + 1);
+    return goalGroup * this.geometry.blocksPerGroup;
+  }
+
+  /** Allocated (non-delalloc) neighbours around `block` for normalisation and merge goals. */
+  private neighbours(inode: Inode, block: number): { left?: Extent; right?: Extent } {
+    let left: Extent | undefined;
+    let probe = block;
+    for (let steps = 0; steps < 64; steps++) {
+      const candidate = inode.data.extentBefore(probe);
+      if (!candidate || candidate.state !== ExtentState.Delalloc) {
+        left = candidate;
+        break;
+      }
+      probe = candidate.startBlock;
+    }
+    let right: Extent | undefined;
+    let cursor = block + 1;
+    for (let steps = 0; steps < 64; steps++) {
+      const next = inode.data.lookup(cursor);
+      const candidate = next.extent ?? (Number.isFinite(next.holeEndBlock) ? inode.data.lookup(next.holeEndBlock).extent : undefined);
+      if (!candidate || candidate.state !== ExtentState.Delalloc) {
+        right = candidate && candidate.startBlock > block ? candidate : undefined;
+        break;
+      }
+      cursor = candidate.startBlock + candidate.blockCount;
+    }
+    return { left, right };
+  }
+
+  /**
+   * ext4_map_blocks(CREATE): allocate up to `count` blocks at `block` (a hole or
+   * delalloc run) in `state`. Returns the extent made. Throws ENOSPC.
+   */
+  allocateBlocks(inode: Inode, block: number, count: number, state: ExtentState, noNormalize: boolean): Extent {
+    const maxCount = state === ExtentState.Unwritten ? EXT4_MAX_UNWRITTEN_BLOCKS : EXT4_MAX_WRITTEN_BLOCKS;
+    const wanted = Math.min(count, maxCount);
+    let result = this.tryAllocate(inode, block, wanted, noNormalize);
+    if (!result) {
+      // ext4_mb_discard_preallocations, then retry (ext4_should_retry_alloc).
+      this.discardAllPreallocations();
+      result = this.tryAllocate(inode, block, wanted, noNormalize);
+    }
+    if (!result) throw new ErrnoError(Errno.ENOSPC, 'ext4 block allocation');
+    const removed = inode.data.remove(block, result.blockCount);
+    for (const piece of removed) {
+      assert(piece.state === ExtentState.Delalloc, 'ext4: allocation over allocated blocks', piece);
+      this.releaseDelalloc(piece.blockCount);
+    }
+    inode.data.insert(block, result.blockCount, result.physBlock, state);
+    this.ctx.stats.blocksAllocated += result.blockCount;
+    return { startBlock: block, blockCount: result.blockCount, physBlock: result.physBlock, state };
+  }
+
+  private tryAllocate(inode: Inode, block: number, count: number, noNormalize: boolean) {
+    const state = ext4State(inode);
+    const { left, right } = this.neighbours(inode, block);
+    const result = this.mballoc.allocate({
+      ino: inode.ino,
+      logical: block,
+      count,
+      isizeBlocks: Math.ceil(inode.size / this.ctx.blockSize),
+      openForWrite: inode.writerCount > 0,
+      noNormalize,
+      goalPhys: this.goalFor(inode, block),
+      leftEnd: left ? { logical: left.startBlock + left.blockCount, physical: left.physBlock + left.blockCount } : undefined,
+      rightStart: right ? { logical: right.startBlock, physical: right.physBlock } : undefined,
+      pas: state.pas,
+      mappedAround: () => ({
+        leftEnd: left ? left.startBlock + left.blockCount : 0,
+        rightStart: right ? right.startBlock : Number.MAX_SAFE_INTEGER,
+      }),
+    });
+    if (state.pas.length > 0) this.inodesWithPas.add(state);
+    return result;
+  }
+
+  discardInodePreallocations(inode: Inode): void {
+    const state = ext4State(inode);
+    this.mballoc.discardInodePas(state.pas);
+    this.inodesWithPas.delete(state);
+  }
+
+  private discardAllPreallocations(): void {
+    for (const state of this.inodesWithPas) this.mballoc.discardInodePas(state.pas);
+    this.inodesWithPas.clear();
+    this.mballoc.discardGroupPas();
+  }
+
+  /** Frees the device blocks of extents removed from a file (ext4_free_blocks); delalloc releases its reservation. */
+  freeExtents(extents: Extent[]): void {
+    for (const extent of extents) {
+      if (extent.state === ExtentState.Delalloc) this.releaseDelalloc(extent.blockCount);
+      else {
+        this.ctx.freeSpace.free(extent.physBlock, extent.blockCount);
+        this.ctx.stats.blocksFreed += extent.blockCount;
+      }
+    }
+  }
+
+  // ---- writeback --------------------------------------------------------
+
+  /** mpage_map_and_submit_extent: delalloc runs (up to 2048 blocks) become unwritten extents. */
+  private mapBlocks(inode: Inode, pos: number, dirtyLength: number): Iomap {
+    const blockSize = this.ctx.blockSize;
+    const block = Math.floor(pos / blockSize);
+    const found = inode.data.lookup(block);
+    const extent = found.extent;
+    if (extent && extent.state !== ExtentState.Delalloc) return this.toIomap(extent);
+    const runBlocks = Math.ceil(dirtyLength / blockSize);
+    const available = extent ? extent.startBlock + extent.blockCount - block : Math.min(found.holeEndBlock, block + runBlocks) - block;
+    const count = Math.max(1, Math.min(available, runBlocks, EXT4_WRITEBACK_MAX_BLOCKS));
+    if (!extent) this.reserveDelalloc(count); // a dirty block with no reservation (should not happen): reserve now
+    if (!extent) inode.data.insert(block, count, -1, ExtentState.Delalloc);
+    const made = this.allocateBlocks(inode, block, count, ExtentState.Unwritten, false);
+    return this.toIomap(made, IomapFlag.New);
+  }
+
+  /** ext4_end_io_rsv_work: convert the written range of unwritten extents; advance i_disksize. */
+  private ioendCompletion(inode: Inode, ioend: Ioend): void {
+    if (ioend.unwritten) this.convertUnwritten(inode, ioend.offset, ioend.length);
+    const end = Math.min(ioend.offset + ioend.length, inode.size);
+    if (end > inode.diskSize) inode.diskSize = end;
+  }
+
+  /** ext4_convert_unwritten_extents over a byte range (blocks it touches). */
+  convertUnwritten(inode: Inode, pos: number, length: number): void {
+    const blockSize = this.ctx.blockSize;
+    const start = Math.floor(pos / blockSize);
+    const end = Math.ceil((pos + length) / blockSize);
+    for (const piece of inode.data.extentsIn(start, end)) {
+      if (piece.state !== ExtentState.Unwritten) continue;
+      inode.data.setState(piece.startBlock, piece.blockCount, ExtentState.Written);
+      this.ctx.stats.unwrittenConversions++;
+    }
+  }
+
+  // ---- direct I/O -------------------------------------------------------
+
+  /** ext4_iomap_begin for direct I/O: overwrite fast path, else ext4_iomap_alloc (<= 4096 blocks). */
+  private directBegin(inode: Inode, pos: number, length: number, flags: number): IomapPair {
+    if ((flags & IomapOp.Write) === 0) return { iomap: this.reportMapping(inode, pos, length) };
+    const blockSize = this.ctx.blockSize;
+    const block = Math.floor(pos / blockSize);
+    const count = Math.min(Math.ceil((pos + length) / blockSize) - block, EXT4_DIO_MAX_BLOCKS);
+    const dirty = pos + length > inode.size ? IomapFlag.Dirty : 0;
+    const found = inode.data.lookup(block);
+    if (found.extent) {
+      assert(found.extent.state !== ExtentState.Delalloc, 'ext4 direct write over delalloc after flush', found.extent);
+      return { iomap: this.toIomap(found.extent, dirty) };
+    }
+    const holeCount = Math.min(count, found.holeEndBlock - block);
+    // CREATE at or past EOF gives written blocks; IO_CREATE_EXT inside EOF gives unwritten ones.
+    const state = block >= Math.ceil(inode.size / blockSize) ? ExtentState.Written : ExtentState.Unwritten;
+    const made = this.allocateBlocks(inode, block, holeCount, state, false);
+    return { iomap: this.toIomap(made, IomapFlag.New | dirty) };
+  }
+
+  /** ext4_dio_write_end_io: convert unwritten blocks of the completed range; i_size follows in the core. */
+  private dioEndIo(inode: Inode, completion: DioCompletion): void {
+    if (completion.unwritten) this.convertUnwritten(inode, completion.pos, completion.size);
+  }
+
+  /** ext4_dio_write_iter: direct I/O, then the rest buffered + written back + invalidated. */
+  directWrite(host: FsHost, inode: Inode, pos: number, length: number, source: WriteSource): DirectWriteResult {
+    const dioHost = { flushAndInvalidate: (target: Inode, start: number, end: number) => this.flushAndInvalidate(host, target, start, end) };
+    const result = iomapDioWrite(this.ctx, dioHost, inode, pos, length, source, this.directOps, this.dio);
+    const errno = result.errno === Errno.ENOTBLK ? 0 : result.errno;
+    if (errno !== 0 || result.done === length) {
+      if (result.done === 0 && errno !== 0) throw new ErrnoError(errno, 'ext4 direct write');
+      return { direct: result.done, buffered: 0, errno };
+    }
+    const restPos = pos + result.done;
+    const buffered = host.bufferedWrite(inode, restPos, length - result.done, source);
+    this.flushAndInvalidate(host, inode, restPos, restPos + buffered);
+    this.ctx.stats.dioFallbackBytes += buffered;
+    return { direct: result.done, buffered, errno: 0 };
+  }
+
+  flushAndInvalidate(host: FsHost, inode: Inode, start: number, end: number): void {
+    host.writebackRange(inode, start, end);
+    host.invalidateRange(inode, start, end);
+  }
+
+  // ---- size, fallocate, lifetime -----------------------------------------
+
+  fallocate(host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
+    ext4Fallocate(this, host, inode, mode, pos, length, keepSize);
+  }
+
+  /** ext4_setattr(ATTR_SIZE): truncate_page + truncate_pagecache + ext4_truncate; growing only sets i_size. */
+  setSize(host: FsHost, inode: Inode, newSize: number): void {
+    const blockSize = this.ctx.blockSize;
+    if (newSize > this.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'ext4 truncate');
+    const oldSize = inode.size;
+    if (newSize < oldSize) host.zeroRange(inode, newSize, Math.min(oldSize, Math.ceil(newSize / blockSize) * blockSize) - newSize);
+    // ext4_truncate: truncating to zero arms auto_da_alloc (flush on close).
+    if (newSize === 0) ext4State(inode).daAllocClose = true;
+    inode.size = newSize;
+    if (newSize <= oldSize) {
+      host.invalidateRange(inode, newSize, Number.MAX_SAFE_INTEGER);
+      if (inode.diskSize > newSize) inode.diskSize = newSize;
+      const firstBlock = Math.ceil(newSize / blockSize);
+      this.freeExtents(inode.data.remove(firstBlock, Number.MAX_SAFE_INTEGER - firstBlock));
+      this.discardInodePreallocations(inode);
+    }
+  }
+
+  reflink(): void {
+    throw new ErrnoError(Errno.EOPNOTSUPP, 'ext4 remap_file_range');
+  }
+
+  /** ext4_release_file: auto_da_alloc flush, and PA discard by the last writer with no delalloc left. */
+  release(host: FsHost, inode: Inode, wasWriter: boolean): void {
+    const state = ext4State(inode);
+    if (state.daAllocClose) {
+      state.daAllocClose = false;
+      host.writebackRange(inode, 0, Number.MAX_SAFE_INTEGER);
+    }
+    if (wasWriter && inode.writerCount === 0 && inode.data.countBlocks(ExtentState.Delalloc) === 0) this.discardInodePreallocations(inode);
+  }
+
+  /** ext4_evict_inode / clear_inode: preallocations go back. */
+  evict(_host: FsHost, inode: Inode): void {
+    this.discardInodePreallocations(inode);
+  }
+
+  /** Frees every block of a deleted inode. */
+  freeInode(_host: FsHost, inode: Inode): void {
+    this.discardInodePreallocations(inode);
+    this.freeExtents(inode.data.remove(0, Number.MAX_SAFE_INTEGER));
+  }
+
+  /** i_blocks + reserved delalloc (ext4_getattr), plus one extent-tree block past 4 extents. */
+  allocatedBlocks(inode: Inode): number {
+    let blocks = 0;
+    let onDisk = 0;
+    for (const extent of inode.data.all()) {
+      blocks += extent.blockCount;
+      if (extent.state !== ExtentState.Delalloc) onDisk++;
+    }
+    return blocks + (onDisk > EXT4_INODE_EXTENTS ? 1 : 0);
+  }
+
+  /** Every device block is exactly one of: free, fs metadata, file data, held by a preallocation. */
+  checkValid(inodes: Iterable<Inode>): void {
+    const runs: [number, number, string][] = [];
+    for (const run of this.reserved) runs.push([run.start, run.length, 'reserved']);
+    for (const [start, length] of this.ctx.freeSpace.freeRuns()) runs.push([start, length, 'free']);
+    let delalloc = 0;
+    const allPas: InodePa[][] = [];
+    for (const inode of inodes) {
+      inode.data.checkValid();
+      for (const extent of inode.data.all()) {
+        if (extent.state === ExtentState.Delalloc) delalloc += extent.blockCount;
+        else runs.push([extent.physBlock, extent.blockCount, `ino ${inode.ino}`]);
+      }
+      allPas.push(ext4State(inode).pas);
+    }
+    for (const [start, length] of this.mballoc.heldRuns(allPas)) runs.push([start, length, 'prealloc']);
+    runs.sort((a, b) => a[0] - b[0]);
+    let cursor = 0;
+    for (const [start, length, owner] of runs) {
+      assert(start === cursor, start < cursor ? 'ext4: block with two owners' : 'ext4: leaked blocks (no owner)', { start, length, owner, cursor });
+      cursor = start + length;
+    }
+    assert(cursor === this.geometry.blocksCount, 'ext4: free space does not add up', { cursor, blocks: this.geometry.blocksCount });
+    assert(delalloc === this.delallocReserved, 'ext4: delalloc reservations do not add up', { delalloc, reserved: this.delallocReserved });
+    this.ctx.freeSpace.checkValid();
+  }
+}
+
+export function createExt4Policy(options: PolicyOptions): FsPolicy {
+  return new Ext4Policy(options.ctx, options.deviceBlocks);
+}

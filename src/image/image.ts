@@ -1,0 +1,503 @@
+/**
+ * The image file: a BlockDevice over a real file with two superblock slots,
+ * a sparse data area and checkpointed metadata (docs/image-format.md).
+ * Commit order (write checkpoint, fsync, write the other slot with
+ * generation + 1, fsync) means a run killed at any point leaves a file that
+ * opens at its last complete checkpoint, like a journal commit block.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { BlockDevice } from '../device/blockdev.js';
+import { assert } from '../util/assert.js';
+import { ImageError } from '../util/errors.js';
+import { BodyDecodeError, decodeMetadata, encodeMetadata } from './codec.js';
+import {
+  alignUp,
+  CHECKPOINT_ALIGN_BYTES,
+  CHECKPOINT_HEADER_BYTES,
+  checkpointProblem,
+  decodeSuperblock,
+  encodeCheckpoint,
+  encodeSuperblock,
+  HEADER_REGION_BYTES,
+  IMAGE_CREATED_BY,
+  IMAGE_FORMAT_MINOR,
+  IMAGE_FORMAT_VERSION,
+  IMAGE_MAGIC,
+  isValidBlockSize,
+  policyNameFits,
+  SLOT_BYTES,
+  SLOT_NAMES,
+  SLOT_OFFSETS,
+  type SlotDecode,
+  type Superblock,
+} from './format.js';
+import type { ImageMetadata } from './types.js';
+import { metadataProblem } from './validate.js';
+
+export type { Superblock } from './format.js';
+
+/** Geometry and identity of a new image. */
+export interface ImageCreateParams {
+  /** Filesystem block size in bytes (power of two, 512..65536). */
+  blockSize: number;
+  /** Device size in bytes (a positive multiple of blockSize). */
+  deviceSize: number;
+  /** Policy name (at most 16 UTF-8 bytes). */
+  policy: string;
+  seed: number;
+}
+
+export interface ImageOpenOptions {
+  /** Open for write and commit (default false: read-only). */
+  writable?: boolean;
+}
+
+/** Bounds the positioned-I/O retry loops: each pass must move at least one byte. */
+const IO_PASSES_MAX = 1 << 20;
+
+type SlotIndex = 0 | 1;
+
+/** What open() settled on. */
+interface OpenChoice {
+  superblock: Superblock;
+  slot: SlotIndex;
+  record: Uint8Array | undefined;
+  warnings: string[];
+}
+
+/**
+ * An iomapsim image. Device byte address A is file offset dataOffset + A;
+ * bytes never written read as zero (the file is sparse).
+ */
+export class ImageFile implements BlockDevice {
+  readonly sizeBytes: number;
+  /** Data-area bytes written and read through write()/read(). */
+  bytesWritten = 0;
+  bytesRead = 0;
+  /** Why open() did not use the newest slot, one sentence each (empty when it did). */
+  readonly warnings: readonly string[];
+  private fd: number | undefined;
+  private current: Superblock;
+  private currentSlot: SlotIndex;
+  /** The current checkpoint record read (and checked) by open(), handed to the first readMetadata(). */
+  private pendingRecord: Uint8Array | undefined;
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+    readonly writable: boolean,
+    choice: OpenChoice,
+  ) {
+    this.fd = fd;
+    this.current = Object.freeze({ ...choice.superblock });
+    this.currentSlot = choice.slot;
+    this.pendingRecord = choice.record;
+    this.warnings = Object.freeze([...choice.warnings]);
+    this.sizeBytes = choice.superblock.deviceSize;
+  }
+
+  /** The superblock of the current checkpoint (frozen; replaced by commit()). */
+  get superblock(): Superblock {
+    return this.current;
+  }
+
+  /** Which slot ('A' or 'B') holds the current superblock. */
+  get slotName(): string {
+    return SLOT_NAMES[this.currentSlot];
+  }
+
+  /**
+   * Creates an image at `path` (sparse, full size, generation 0, no checkpoint)
+   * and returns it open for writing. An existing iomapsim image is replaced;
+   * any other existing file only with `force` (else ImageError 'exists'); a
+   * directory or an unwritable path is ImageError 'io'. The new file is built
+   * beside `path` and renamed over it, so a failed create leaves the old file.
+   */
+  static create(path: string, params: ImageCreateParams, opts: { force: boolean }): ImageFile {
+    checkCreateParams(params);
+    checkCreateTarget(path, opts.force);
+    const superblock: Superblock = {
+      formatVersion: IMAGE_FORMAT_VERSION,
+      formatMinor: IMAGE_FORMAT_MINOR,
+      flags: 0,
+      blockSize: params.blockSize,
+      deviceSize: params.deviceSize,
+      dataOffset: HEADER_REGION_BYTES,
+      metaOffset: alignUp(HEADER_REGION_BYTES + params.deviceSize, CHECKPOINT_ALIGN_BYTES),
+      generation: 0,
+      checkpointOffset: 0,
+      checkpointLength: 0,
+      checkpointCrc: 0,
+      policy: params.policy,
+      seed: params.seed,
+      createdBy: IMAGE_CREATED_BY,
+    };
+    const tempPath = `${path}.tmp-${process.pid}`;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(tempPath, 'w+');
+      fs.ftruncateSync(fd, superblock.metaOffset);
+      writeFully(fd, encodeSuperblock(superblock), SLOT_OFFSETS[0]);
+      fs.fsyncSync(fd);
+      fs.renameSync(tempPath, path);
+    } catch (error) {
+      if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(tempPath, { force: true });
+      throw ioError(path, 'cannot create the image', error);
+    }
+    syncDirectory(path);
+    return new ImageFile(path, fd, true, { superblock, slot: 0, record: undefined, warnings: [] });
+  }
+
+  /**
+   * Opens an existing image at its newest consistent checkpoint: the valid
+   * slot with the highest generation whose checkpoint record is intact; an
+   * older slot is used (and `warnings` says why) when the newest is torn.
+   * Errors (all ImageError): 'missing', 'foreign' (no magic in either slot),
+   * 'corrupt' (bad crc, truncated), 'version' (newer format), 'io'.
+   */
+  static open(path: string, opts: ImageOpenOptions = {}): ImageFile {
+    const writable = opts.writable ?? false;
+    const fd = openExisting(path, writable);
+    try {
+      const choice = chooseSlot(path, fd);
+      return new ImageFile(path, fd, writable, choice);
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+  }
+
+  /** Reads dst.length bytes of the device at addrBytes (never-written bytes are zero). */
+  read(addrBytes: number, dst: Uint8Array): void {
+    const fd = this.checkDataRange(addrBytes, dst.length);
+    readFully(fd, dst, this.current.dataOffset + addrBytes, this.path);
+    this.bytesRead += dst.length;
+  }
+
+  /** Writes src to the device at addrBytes (not durable until the next commit()). */
+  write(addrBytes: number, src: Uint8Array): void {
+    assert(this.writable, 'write to an image opened read-only', { path: this.path });
+    const fd = this.checkDataRange(addrBytes, src.length);
+    try {
+      writeFully(fd, src, this.current.dataOffset + addrBytes);
+    } catch (error) {
+      throw ioError(this.path, `cannot write ${src.length} bytes at device address ${addrBytes}`, error);
+    }
+    this.bytesWritten += src.length;
+  }
+
+  /**
+   * Makes `meta` (and every data write before it) the image's durable state:
+   * writes a checkpoint record where it overlaps neither live checkpoint,
+   * fsyncs, writes the other superblock slot with generation + 1, fsyncs.
+   * `meta` must be well formed and match the image geometry (asserted).
+   * O(size of meta).
+   */
+  commit(meta: ImageMetadata): void {
+    assert(this.writable, 'commit to an image opened read-only', { path: this.path });
+    const fd = this.checkOpen();
+    const problem = metadataProblem(meta);
+    assert(problem === undefined, `commit of invalid metadata: ${problem}`);
+    assert(meta.blockSize === this.current.blockSize, 'metadata block size differs from the image', { meta: meta.blockSize, image: this.current.blockSize });
+    assert(meta.deviceSize === this.current.deviceSize, 'metadata device size differs from the image', { meta: meta.deviceSize, image: this.current.deviceSize });
+    const generation = this.current.generation + 1;
+    const record = encodeCheckpoint(generation, encodeMetadata(meta));
+    const checkpointOffset = chooseCheckpointOffset(this.current, record.length);
+    const next: Superblock = {
+      ...this.current,
+      generation,
+      checkpointOffset,
+      checkpointLength: record.length,
+      checkpointCrc: crc32(record),
+      policy: meta.policy,
+      seed: meta.seed,
+    };
+    const nextSlot: SlotIndex = this.currentSlot === 0 ? 1 : 0;
+    const previous = this.current;
+    try {
+      writeFully(fd, record, checkpointOffset);
+      fs.fsyncSync(fd);
+      writeFully(fd, encodeSuperblock(next), SLOT_OFFSETS[nextSlot]);
+      fs.fsyncSync(fd);
+    } catch (error) {
+      throw ioError(this.path, `cannot commit checkpoint generation ${generation}`, error);
+    }
+    this.current = Object.freeze(next);
+    this.currentSlot = nextSlot;
+    this.pendingRecord = undefined;
+    trimMetadataArea(fd, previous, next);
+  }
+
+  /**
+   * The metadata of the current checkpoint; metadata with no inodes when the
+   * image has none yet. ImageError 'corrupt' when the record does not decode
+   * or is not well formed. O(checkpoint size).
+   */
+  readMetadata(): ImageMetadata {
+    const fd = this.checkOpen();
+    const sb = this.current;
+    if (sb.generation === 0) return emptyMetadata(sb);
+    let record = this.pendingRecord;
+    this.pendingRecord = undefined;
+    if (record === undefined) {
+      record = new Uint8Array(sb.checkpointLength);
+      readFully(fd, record, sb.checkpointOffset, this.path);
+      const problem = checkpointProblem(record, sb);
+      if (problem !== undefined) throw corruptError(this.path, `generation ${sb.generation}: ${problem}`);
+    }
+    return decodeCheckpointBody(this.path, sb, record.subarray(CHECKPOINT_HEADER_BYTES));
+  }
+
+  /** Closes the file; further I/O is a bug. Idempotent. */
+  close(): void {
+    if (this.fd === undefined) return;
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    this.pendingRecord = undefined;
+  }
+
+  private checkOpen(): number {
+    assert(this.fd !== undefined, 'image used after close()', { path: this.path });
+    return this.fd;
+  }
+
+  private checkDataRange(addrBytes: number, lengthBytes: number): number {
+    assert(Number.isSafeInteger(addrBytes) && addrBytes >= 0, 'device address is not a non-negative integer', { addrBytes });
+    assert(addrBytes + lengthBytes <= this.sizeBytes, 'device I/O past the end of the device', { addrBytes, lengthBytes, sizeBytes: this.sizeBytes });
+    return this.checkOpen();
+  }
+}
+
+/**
+ * Where the next checkpoint record goes: at the start of the metadata area
+ * when it fits before the current record, else just after the current one.
+ * It never overlaps the current record (the fallback if this commit tears),
+ * and the area stays under three times the largest of the last three records.
+ */
+export function chooseCheckpointOffset(current: Superblock, recordLength: number): number {
+  if (current.generation === 0) return current.metaOffset;
+  if (recordLength <= current.checkpointOffset - current.metaOffset) return current.metaOffset;
+  return alignUp(current.checkpointOffset + current.checkpointLength, CHECKPOINT_ALIGN_BYTES);
+}
+
+/** True when `path` is a regular file with the image magic in either slot. Never throws. */
+export function isIomapsimImage(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path, 'r');
+    if (!fs.fstatSync(fd).isFile()) return false;
+    const magic = Buffer.from(IMAGE_MAGIC, 'latin1');
+    const probe = Buffer.alloc(magic.length);
+    for (const offset of SLOT_OFFSETS) {
+      const got = fs.readSync(fd, probe, 0, probe.length, offset);
+      if (got === probe.length && probe.equals(magic)) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function checkCreateParams(params: ImageCreateParams): void {
+  assert(isValidBlockSize(params.blockSize), 'image block size must be a power of two in [512, 65536]', params);
+  assert(Number.isSafeInteger(params.deviceSize) && params.deviceSize > 0, 'image device size must be a positive integer', params);
+  assert(params.deviceSize % params.blockSize === 0, 'image device size must be a multiple of the block size', params);
+  assert(params.policy.length > 0 && policyNameFits(params.policy), 'policy name must be 1..16 UTF-8 bytes', params);
+  assert(Number.isSafeInteger(params.seed), 'seed must be an integer', params);
+}
+
+/** Refuses a target that create() must not replace. */
+function checkCreateTarget(path: string, force: boolean): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return;
+    throw ioError(path, 'cannot examine the image path', error);
+  }
+  if (stat.isDirectory()) {
+    throw new ImageError(path, 'io', 'is a directory', 'give a file path for the image, e.g. dir/run.img');
+  }
+  if (!stat.isFile()) throw new ImageError(path, 'io', 'is not a regular file', 'give a regular file path for the image');
+  if (force || isIomapsimImage(path)) return;
+  throw new ImageError(path, 'exists', 'exists and is not an iomapsim image; refusing to overwrite it', 'choose another path, or pass --force to replace it');
+}
+
+function openExisting(path: string, writable: boolean): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, writable ? 'r+' : 'r');
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') {
+      throw new ImageError(path, 'missing', 'no such image file', 'check the path, or create one with `iomapsim replay --image PATH`');
+    }
+    if (errnoCode(error) === 'EISDIR') throw new ImageError(path, 'io', 'is a directory, not an image file', 'give the path of an image file');
+    throw ioError(path, 'cannot open the image', error);
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new ImageError(path, 'io', 'is not a regular file', 'give the path of an image file');
+  }
+  return fd;
+}
+
+/** Reads both slots and picks the newest one whose checkpoint checks out. */
+function chooseSlot(path: string, fd: number): OpenChoice {
+  const fileBytes = fs.fstatSync(fd).size;
+  const header = new Uint8Array(Math.min(fileBytes, SLOT_OFFSETS[1] + SLOT_BYTES));
+  readFully(fd, header, 0, path);
+  const decoded = SLOT_OFFSETS.map((offset) => decodeSuperblock(header.subarray(offset, offset + SLOT_BYTES)));
+  refuseNewer(path, decoded);
+  const order = ([0, 1] as const)
+    .filter((slot) => decoded[slot]!.status === 'valid')
+    .sort((a, b) => slotGeneration(decoded[b]!) - slotGeneration(decoded[a]!) || a - b);
+  const warnings: string[] = [];
+  for (const slot of [0, 1] as const) {
+    const status = decoded[slot]!;
+    if (status.status === 'invalid') warnings.push(`slot ${SLOT_NAMES[slot]} ignored: ${status.problem}`);
+  }
+  for (const slot of order) {
+    const sb = (decoded[slot] as Extract<SlotDecode, { status: 'valid' }>).superblock;
+    const found = loadCheckpoint(fd, sb, fileBytes);
+    if (typeof found !== 'string') return { superblock: sb, slot, record: found ?? undefined, warnings };
+    warnings.push(`slot ${SLOT_NAMES[slot]} (generation ${sb.generation}) ignored: ${found}`);
+  }
+  if (decoded.every((slot) => slot.status === 'absent')) {
+    throw new ImageError(path, 'foreign', 'is not an iomapsim image (no "IOMAPSIM" magic in either superblock slot)', 'give the path of an image written by `iomapsim replay --image`');
+  }
+  throw corruptError(path, `no usable superblock: ${warnings.join('; ')}`);
+}
+
+function slotGeneration(status: SlotDecode): number {
+  return status.status === 'valid' ? status.superblock.generation : -1;
+}
+
+function refuseNewer(path: string, decoded: SlotDecode[]): void {
+  for (const status of decoded) {
+    if (status.status !== 'newer') continue;
+    const what = status.formatVersion > IMAGE_FORMAT_VERSION
+      ? `image format version ${status.formatVersion} is newer than this iomapsim reads (${IMAGE_FORMAT_VERSION})`
+      : `image uses format features (flags 0x${status.flags.toString(16)}) this iomapsim does not know`;
+    throw new ImageError(path, 'version', what, 'upgrade iomapsim to read this image');
+  }
+}
+
+/**
+ * Reads and checks the checkpoint `sb` names. Returns the record, null for
+ * generation 0 (no checkpoint), or a string saying what is wrong.
+ */
+function loadCheckpoint(fd: number, sb: Superblock, fileBytes: number): Uint8Array | null | string {
+  if (fileBytes < sb.metaOffset) {
+    return `file is ${fileBytes} bytes but its data area ends at ${sb.metaOffset} (truncated)`;
+  }
+  if (sb.generation === 0) return null;
+  const end = sb.checkpointOffset + sb.checkpointLength;
+  if (end > fileBytes) return `checkpoint [${sb.checkpointOffset}, ${end}) lies past the end of the file (${fileBytes} bytes, truncated)`;
+  const record = new Uint8Array(sb.checkpointLength);
+  let got: number;
+  try {
+    got = fs.readSync(fd, record, 0, record.length, sb.checkpointOffset);
+  } catch (error) {
+    return `cannot read the checkpoint: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (got !== record.length) return `short read of the checkpoint (${got} of ${record.length} bytes)`;
+  return checkpointProblem(record, sb) ?? record;
+}
+
+function decodeCheckpointBody(path: string, sb: Superblock, body: Uint8Array): ImageMetadata {
+  let meta: ImageMetadata;
+  try {
+    meta = decodeMetadata(body);
+  } catch (error) {
+    if (error instanceof BodyDecodeError) throw corruptError(path, `generation ${sb.generation} checkpoint: ${error.message}`);
+    throw error;
+  }
+  const problem = metadataProblem(meta);
+  if (problem !== undefined) throw corruptError(path, `generation ${sb.generation} checkpoint: ${problem}`);
+  if (meta.blockSize !== sb.blockSize || meta.deviceSize !== sb.deviceSize) {
+    throw corruptError(path, `checkpoint geometry (${meta.blockSize}-byte blocks, ${meta.deviceSize} bytes) differs from the superblock (${sb.blockSize}, ${sb.deviceSize})`);
+  }
+  return meta;
+}
+
+function emptyMetadata(sb: Superblock): ImageMetadata {
+  return {
+    policy: sb.policy,
+    policyParams: {},
+    blockSize: sb.blockSize,
+    deviceSize: sb.deviceSize,
+    seed: sb.seed,
+    reserved: [],
+    inodes: [],
+    refcounts: [],
+    trace: '',
+    opsApplied: 0,
+  };
+}
+
+/** Drops file bytes past both live checkpoints (the older record is dead once the new slot is durable). */
+function trimMetadataArea(fd: number, previous: Superblock, next: Superblock): void {
+  const liveEnd = Math.max(next.metaOffset, previous.checkpointOffset + previous.checkpointLength, next.checkpointOffset + next.checkpointLength);
+  const keepBytes = alignUp(liveEnd, CHECKPOINT_ALIGN_BYTES);
+  try {
+    if (fs.fstatSync(fd).size > keepBytes) fs.ftruncateSync(fd, keepBytes);
+  } catch {
+    // Reclaiming dead checkpoint space is optional; the commit is already durable.
+  }
+}
+
+/** pread until dst is full; a read past EOF means the file was truncated under us. */
+function readFully(fd: number, dst: Uint8Array, position: number, path: string): void {
+  let done = 0;
+  for (let pass = 0; done < dst.length; pass++) {
+    assert(pass < IO_PASSES_MAX, 'read made no progress', { position, length: dst.length });
+    let got: number;
+    try {
+      got = fs.readSync(fd, dst, done, dst.length - done, position + done);
+    } catch (error) {
+      throw ioError(path, `cannot read ${dst.length} bytes at file offset ${position}`, error);
+    }
+    if (got === 0) throw corruptError(path, `file ends at offset ${position + done}, before the ${dst.length} bytes at ${position} (truncated)`);
+    done += got;
+  }
+}
+
+function writeFully(fd: number, src: Uint8Array, position: number): void {
+  let done = 0;
+  for (let pass = 0; done < src.length; pass++) {
+    assert(pass < IO_PASSES_MAX, 'write made no progress', { position, length: src.length });
+    done += fs.writeSync(fd, src, done, src.length - done, position + done);
+  }
+}
+
+/** fsync the directory so the rename in create() is durable; some filesystems refuse, which is harmless here. */
+function syncDirectory(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(nodePath.dirname(nodePath.resolve(path)), 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Best effort: durability of the directory entry is not part of the contract.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+function ioError(path: string, what: string, error: unknown): ImageError {
+  if (error instanceof ImageError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ImageError(path, 'io', `${what}: ${reason}`, 'check the path, its permissions and free disk space');
+}
+
+function corruptError(path: string, what: string): ImageError {
+  return new ImageError(path, 'corrupt', `corrupt image: ${what}`, 'the image cannot be trusted; re-run the replay to recreate it');
+}

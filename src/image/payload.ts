@@ -1,0 +1,80 @@
+/**
+ * The payload rule: the deterministic bytes a replayed write stores when the
+ * trace gives no fill byte. The byte at file offset `o` written by write
+ * sequence number `seq` of inode `ino` is a hash of (ino, seq, o >> 2),
+ * byte (o & 3) of it. `inspect --verify` recomputes expected content with it.
+ */
+import type { ContentRange, ContentSource } from './types.js';
+
+/** 32-bit mix (murmur3 finaliser) of three words. */
+function mix3(a: number, b: number, c: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(c, 0x27d4eb2f);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** One payload byte. */
+export function payloadByte(ino: number, seq: number, fileOffset: number): number {
+  const word = mix3(ino, seq, Math.floor(fileOffset / 4));
+  return (word >>> ((fileOffset & 3) * 8)) & 0xff;
+}
+
+/** Fills dst[0..length) with the payload of (ino, seq) starting at file offset fileOffset. O(length). */
+export function fillPayload(dst: Uint8Array, ino: number, seq: number, fileOffset: number): void {
+  let i = 0;
+  const length = dst.length;
+  while (i < length) {
+    const offset = fileOffset + i;
+    const word = mix3(ino, seq, Math.floor(offset / 4));
+    let byteIndex = offset & 3;
+    while (byteIndex < 4 && i < length) {
+      dst[i] = (word >>> (byteIndex * 8)) & 0xff;
+      byteIndex++;
+      i++;
+    }
+  }
+}
+
+/** Fills dst with the content `source` gives for the file bytes [fileOffset, fileOffset + dst.length). */
+export function fillFromSource(dst: Uint8Array, source: ContentSource, fileOffset: number): void {
+  switch (source.kind) {
+    case 'zero':
+      dst.fill(0);
+      return;
+    case 'fill':
+      dst.fill(source.byte);
+      return;
+    case 'gen':
+      fillPayload(dst, source.ino, source.seq, fileOffset + source.shift);
+      return;
+  }
+}
+
+/**
+ * The expected bytes of [offset, offset+length) of a file whose content is
+ * `ranges` (sorted, non-overlapping; gaps are zero). O(length + log ranges).
+ */
+export function expectedContent(ranges: readonly ContentRange[], offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  const end = offset + length;
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const range = ranges[mid]!;
+    if (range.offset + range.length <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < ranges.length; i++) {
+    const range = ranges[i]!;
+    if (range.offset >= end) break;
+    const start = Math.max(range.offset, offset);
+    const stop = Math.min(range.offset + range.length, end);
+    if (stop > start) fillFromSource(out.subarray(start - offset, stop - offset), range.source, start);
+  }
+  return out;
+}

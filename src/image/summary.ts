@@ -1,0 +1,145 @@
+/**
+ * Space accounting of an image, what `inspect` prints in its header: how many
+ * device blocks are reserved, used by file data (shared blocks counted once)
+ * and free, and how fragmented free space is (like `xfs_db freesp`).
+ */
+import { assert } from '../util/assert.js';
+import type { ImageFile } from './image.js';
+import type { BlockRun, ImageMetadata } from './types.js';
+
+export interface ImageSummary {
+  blockSize: number;
+  deviceSize: number;
+  deviceBlocks: number;
+  policy: string;
+  policyParams: Record<string, string | number | boolean>;
+  seed: number;
+  /** Checkpoint generation of the superblock in use. */
+  generation: number;
+  files: number;
+  dirs: number;
+  /** File data extents, all files. */
+  extents: number;
+  blocksReserved: number;
+  /** Device blocks holding file data (written or unwritten extents), shared blocks counted once. */
+  blocksUsed: number;
+  /** Blocks neither reserved nor used: deviceBlocks - reserved - used for a consistent layout. */
+  blocksFree: number;
+  /** Maximal runs of free blocks. */
+  freeExtents: number;
+  /** Blocks in the longest free run (0 when the device is full). */
+  largestFreeExtent: number;
+  trace: string;
+  opsApplied: number;
+  formatVersion: number;
+}
+
+/** Per-segment result of a coverage sweep. */
+export type CoverageVisitor = (startBlock: number, endBlock: number, depth: number) => void;
+
+/**
+ * Sweeps intervals [starts[i], ends[i]) over [0, limitBlock) and calls
+ * `visit` for every maximal segment of constant coverage depth, depth-0 gaps
+ * included. Sorts `starts` and `ends` in place. O(n log n).
+ */
+export function sweepCoverage(starts: Float64Array, ends: Float64Array, limitBlock: number, visit: CoverageVisitor): void {
+  assert(starts.length === ends.length, 'coverage sweep needs as many ends as starts');
+  starts.sort();
+  ends.sort();
+  let startIndex = 0;
+  let endIndex = 0;
+  let depth = 0;
+  let position = 0;
+  const count = starts.length;
+  while (endIndex < count) {
+    const nextStart = startIndex < count ? (starts[startIndex] as number) : Number.POSITIVE_INFINITY;
+    const nextEnd = ends[endIndex] as number;
+    // Ends first at equal positions, so touching runs leave no zero-length overlap.
+    const next = Math.min(nextStart, nextEnd);
+    if (next > position) {
+      visit(position, next, depth);
+      position = next;
+    }
+    if (nextEnd <= nextStart) {
+      depth--;
+      endIndex++;
+    } else {
+      depth++;
+      startIndex++;
+    }
+    assert(depth >= 0, 'coverage sweep went below zero: an interval ends before it starts');
+  }
+  if (limitBlock > position) visit(position, limitBlock, 0);
+}
+
+function runColumns(runs: readonly BlockRun[][]): { starts: Float64Array; ends: Float64Array } {
+  let count = 0;
+  for (const list of runs) count += list.length;
+  const starts = new Float64Array(count);
+  const ends = new Float64Array(count);
+  let index = 0;
+  for (const list of runs) {
+    for (const run of list) {
+      starts[index] = run.start;
+      ends[index] = run.start + run.length;
+      index++;
+    }
+  }
+  return { starts, ends };
+}
+
+function fileDataRuns(meta: ImageMetadata): BlockRun[] {
+  const runs: BlockRun[] = [];
+  for (const inode of meta.inodes) {
+    for (const extent of inode.extents) runs.push({ start: extent.physical, length: extent.length });
+  }
+  return runs;
+}
+
+/**
+ * Summarizes `meta` as stored in `image`. blocksFree and the free runs come
+ * from the complement of reserved ∪ used, so an inconsistent layout (data in
+ * reserved blocks) cannot produce negative free space. O(n log n) in extents.
+ */
+export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSummary {
+  const deviceBlocks = Math.floor(meta.deviceSize / meta.blockSize);
+  const dataRuns = fileDataRuns(meta);
+  let blocksUsed = 0;
+  const data = runColumns([dataRuns]);
+  sweepCoverage(data.starts, data.ends, deviceBlocks, (start, end, depth) => {
+    if (depth > 0) blocksUsed += end - start;
+  });
+  let blocksFree = 0;
+  let freeExtents = 0;
+  let largestFreeExtent = 0;
+  const all = runColumns([dataRuns, meta.reserved]);
+  sweepCoverage(all.starts, all.ends, deviceBlocks, (start, end, depth) => {
+    if (depth > 0 || start >= deviceBlocks) return;
+    const length = Math.min(end, deviceBlocks) - start;
+    blocksFree += length;
+    freeExtents++;
+    largestFreeExtent = Math.max(largestFreeExtent, length);
+  });
+  let files = 0;
+  for (const inode of meta.inodes) if (inode.kind === 'file') files++;
+  return {
+    blockSize: meta.blockSize,
+    deviceSize: meta.deviceSize,
+    deviceBlocks,
+    policy: meta.policy,
+    policyParams: { ...meta.policyParams },
+    seed: meta.seed,
+    generation: image.superblock.generation,
+    files,
+    dirs: meta.inodes.length - files,
+    extents: dataRuns.length,
+    blocksReserved: meta.reserved.reduce((sum, run) => sum + run.length, 0),
+    blocksUsed,
+    blocksFree,
+    freeExtents,
+    largestFreeExtent,
+    trace: meta.trace,
+    opsApplied: meta.opsApplied,
+    formatVersion: image.superblock.formatVersion,
+  };
+}

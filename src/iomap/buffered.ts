@@ -1,0 +1,260 @@
+/**
+ * Buffered I/O through the page cache (fs/iomap/buffered-io.c): write with
+ * read-modify-write of partial blocks, read, zero range, truncate_page and
+ * page_mkwrite. Actors work page by page on the span of one mapping.
+ */
+import { assert } from '../util/assert.js';
+import { Errno, ErrnoError } from '../util/errno.js';
+import { PAGE_SIZE, blockMask, type Page } from '../pagecache/pagecache.js';
+import type { FsContext } from '../vfs/context.js';
+import type { Inode } from '../vfs/inode.js';
+import { doneOrThrow, iomapIterate, type IomapIter } from './iter.js';
+import type { IomapOps } from './ops.js';
+import { copyFromSource, ZERO_SOURCE, type WriteSource } from './source.js';
+import { IomapFlag, IomapOp, IomapType } from './types.js';
+
+/** iomap_block_needs_zeroing: fill with zeroes instead of reading the source. */
+function blockNeedsZeroing(iter: IomapIter, blockPos: number): boolean {
+  const src = iter.srcmap;
+  return src.type !== IomapType.Mapped || (src.flags & IomapFlag.New) !== 0 || blockPos >= iter.inode.size;
+}
+
+/** Fills block `block` of `page` from the source map or with zeroes, and marks it uptodate. */
+function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): void {
+  const blockSize = ctx.blockSize;
+  const offsetInPage = block * blockSize;
+  const blockPos = page.index * PAGE_SIZE + offsetInPage;
+  const dst = page.data.subarray(offsetInPage, offsetInPage + blockSize);
+  if (blockNeedsZeroing(iter, blockPos)) {
+    dst.fill(0);
+  } else {
+    const src = iter.srcmap;
+    ctx.device.read(src.addr + (blockPos - src.offset), dst);
+    ctx.stats.deviceBytesRead += blockSize;
+    ctx.stats.pageCacheMisses++;
+  }
+  page.uptodate |= 1 << block;
+}
+
+/**
+ * __iomap_write_begin: make the blocks a partial write touches uptodate. Runs of
+ * not-uptodate blocks that a write boundary falls strictly inside are filled whole.
+ */
+function writeBegin(ctx: FsContext, iter: IomapIter, page: Page, from: number, to: number): void {
+  const pages = iter.inode.pages;
+  if (pages.isUptodate(page)) return;
+  if (from === 0 && to === PAGE_SIZE && (iter.flags & IomapOp.Unshare) === 0) return;
+  const blockSize = ctx.blockSize;
+  const firstBlock = Math.floor(from / blockSize);
+  const endBlock = Math.ceil(to / blockSize);
+  let block = firstBlock;
+  while (block < endBlock) {
+    if (page.uptodate & (1 << block)) {
+      block++;
+      continue;
+    }
+    let runEnd = block + 1;
+    while (runEnd < endBlock && (page.uptodate & (1 << runEnd)) === 0) runEnd++;
+    const runFrom = block * blockSize;
+    const runTo = runEnd * blockSize;
+    const boundaryInside = (from > runFrom && from < runTo) || (to > runFrom && to < runTo);
+    if (boundaryInside || (iter.flags & IomapOp.Unshare) !== 0) {
+      for (let b = block; b < runEnd; b++) fillBlock(ctx, iter, page, b);
+    }
+    block = runEnd;
+  }
+}
+
+/** Marks the blocks touched by [from, to) of a page uptodate and dirty (iomap_write_end). */
+function writeEnd(iter: IomapIter, page: Page, from: number, to: number, blockSize: number): void {
+  const mask = blockMask(Math.floor(from / blockSize), Math.ceil(to / blockSize));
+  page.uptodate |= mask;
+  iter.inode.pages.markDirty(page, mask);
+}
+
+/** iomap_write_iter: copy `source` into the page cache over the iter's span. */
+function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource): number {
+  const { iomap, inode } = iter;
+  assert(iomap.type !== IomapType.Hole || (iter.flags & IomapOp.Zero) !== 0, 'buffered write got a hole mapping', iomap);
+  let pos = iter.pos;
+  const end = iter.pos + iter.length;
+  while (pos < end) {
+    const index = Math.floor(pos / PAGE_SIZE);
+    const pageStart = index * PAGE_SIZE;
+    const from = pos - pageStart;
+    const bytes = Math.min(PAGE_SIZE - from, end - pos);
+    const page = inode.pages.grab(index);
+    writeBegin(ctx, iter, page, from, from + bytes);
+    copyFromSource(page.data.subarray(from, from + bytes), source, pos);
+    writeEnd(iter, page, from, from + bytes, ctx.blockSize);
+    pos += bytes;
+    if ((iter.flags & IomapOp.Zero) === 0 && pos > inode.size) {
+      inode.size = pos;
+      iomap.flags |= IomapFlag.SizeChanged;
+    }
+  }
+  return iter.length;
+}
+
+/**
+ * iomap_file_buffered_write: write [pos, pos+length) from `source` through the
+ * page cache. Returns bytes written; throws ErrnoError when nothing was written.
+ */
+export function iomapFileBufferedWrite(ctx: FsContext, inode: Inode, pos: number, length: number, source: WriteSource, ops: IomapOps): number {
+  if (length === 0) return 0;
+  const result = iomapIterate(inode, pos, length, IomapOp.Write, ops, (iter) => writeIter(ctx, iter, source));
+  return doneOrThrow(result, 'buffered write');
+}
+
+/** iomap_read_folio_iter: fill the not-uptodate blocks of each page in the span. */
+function readIter(ctx: FsContext, iter: IomapIter): number {
+  const { inode, iomap } = iter;
+  if (iomap.type === IomapType.Inline) throw new ErrnoError(Errno.EIO, 'inline read');
+  const blockSize = ctx.blockSize;
+  let pos = iter.pos;
+  const end = iter.pos + iter.length;
+  while (pos < end) {
+    const index = Math.floor(pos / PAGE_SIZE);
+    const page = inode.pages.grab(index);
+    const pageStart = index * PAGE_SIZE;
+    const firstBlock = Math.floor((pos - pageStart) / blockSize);
+    const stop = Math.min(end, pageStart + PAGE_SIZE);
+    const endBlock = Math.ceil((stop - pageStart) / blockSize);
+    for (let block = firstBlock; block < endBlock; block++) {
+      if ((page.uptodate & (1 << block)) === 0) fillBlock(ctx, iter, page, block);
+    }
+    pos = stop;
+  }
+  return iter.length;
+}
+
+/**
+ * Buffered read (filemap_read + iomap_readahead): bring [pos, pos+length) into
+ * the cache page by page and copy it to `dst` when given. Reads stop at i_size.
+ * Returns bytes read. O(pages).
+ */
+export function iomapBufferedRead(ctx: FsContext, inode: Inode, pos: number, length: number, ops: IomapOps, dst?: Uint8Array): number {
+  const end = Math.min(pos + length, inode.size);
+  if (end <= pos) return 0;
+  const firstIndex = Math.floor(pos / PAGE_SIZE);
+  const endIndex = Math.ceil(end / PAGE_SIZE);
+  let index = firstIndex;
+  while (index < endIndex) {
+    const page = inode.pages.get(index);
+    if (page && inode.pages.isUptodate(page)) {
+      ctx.stats.pageCacheHits++;
+      index++;
+      continue;
+    }
+    let runEnd = index + 1;
+    while (runEnd < endIndex) {
+      const next = inode.pages.get(runEnd);
+      if (next && inode.pages.isUptodate(next)) break;
+      runEnd++;
+    }
+    const runStart = index * PAGE_SIZE;
+    const result = iomapIterate(inode, runStart, (runEnd - index) * PAGE_SIZE, 0, ops, (iter) => readIter(ctx, iter));
+    if (result.errno !== 0) throw new ErrnoError(result.errno, 'buffered read');
+    index = runEnd;
+  }
+  if (dst) copyOut(inode, pos, end - pos, dst);
+  return end - pos;
+}
+
+function copyOut(inode: Inode, pos: number, length: number, dst: Uint8Array): void {
+  let done = 0;
+  while (done < length) {
+    const at = pos + done;
+    const index = Math.floor(at / PAGE_SIZE);
+    const from = at - index * PAGE_SIZE;
+    const bytes = Math.min(PAGE_SIZE - from, length - done);
+    const page = inode.pages.get(index);
+    assert(page, 'buffered read: page vanished', { index });
+    dst.set(page.data.subarray(from, from + bytes), done);
+    done += bytes;
+  }
+}
+
+/** Write-back hook for zero range: flush [start, end) of an inode (filemap_write_and_wait_range). */
+export type RangeFlusher = (inode: Inode, start: number, end: number) => void;
+
+/** iomap_zero_iter: skip holes and unwritten extents unless dirty cache hides them; zero the rest through the cache. */
+function zeroIter(ctx: FsContext, iter: IomapIter, flush: RangeFlusher): number {
+  const src = iter.srcmap;
+  if (src.type === IomapType.Hole || src.type === IomapType.Unwritten) {
+    const firstIndex = Math.floor(iter.pos / PAGE_SIZE);
+    const endIndex = Math.ceil((iter.pos + iter.length) / PAGE_SIZE);
+    if (!iter.inode.pages.hasDirtyIn(firstIndex, endIndex)) return iter.length;
+    // Dirty cache over unwritten blocks: write it back, then map again (the mapping is stale).
+    flush(iter.inode, iter.pos, iter.pos + iter.length);
+    iter.iomap.flags |= IomapFlag.Stale;
+    return 0;
+  }
+  return writeIter(ctx, iter, ZERO_SOURCE);
+}
+
+/** iomap_zero_range: make [pos, pos+length) read as zeroes without allocating. */
+export function iomapZeroRange(ctx: FsContext, inode: Inode, pos: number, length: number, ops: IomapOps, flush: RangeFlusher): void {
+  if (length <= 0) return;
+  const result = iomapIterate(inode, pos, length, IomapOp.Write | IomapOp.Zero, ops, (iter) => zeroIter(ctx, iter, flush));
+  if (result.errno !== 0) throw new ErrnoError(result.errno, 'zero range');
+  inode.content.zero(pos, length);
+}
+
+/** iomap_truncate_page: zero from pos to the end of its block. Nothing when pos is block aligned. */
+export function iomapTruncatePage(ctx: FsContext, inode: Inode, pos: number, ops: IomapOps, flush: RangeFlusher): void {
+  const within = pos % ctx.blockSize;
+  if (within === 0) return;
+  iomapZeroRange(ctx, inode, pos, ctx.blockSize - within, ops, flush);
+}
+
+/** iomap_folio_mkwrite_iter: mark every block of the mapped span dirty (and uptodate: the fault read it). */
+function mkwriteIter(ctx: FsContext, iter: IomapIter): number {
+  const { inode } = iter;
+  const index = Math.floor(iter.pos / PAGE_SIZE);
+  const page = inode.pages.grab(index);
+  const pageStart = index * PAGE_SIZE;
+  const mask = blockMask(Math.floor((iter.pos - pageStart) / ctx.blockSize), Math.ceil((iter.pos + iter.length - pageStart) / ctx.blockSize));
+  assert((page.uptodate & mask) === mask, 'page_mkwrite on a page that is not uptodate', { index });
+  inode.pages.markDirty(page, mask);
+  return iter.length;
+}
+
+/**
+ * iomap_page_mkwrite for page `index`: the fault path already read the page.
+ * The fs maps (and reserves) [page start, min(page end, i_size)). Throws EFAULT
+ * (SIGBUS) when the page lies wholly past EOF.
+ */
+export function iomapPageMkwrite(ctx: FsContext, inode: Inode, index: number, ops: IomapOps): void {
+  const pageStart = index * PAGE_SIZE;
+  if (pageStart >= inode.size) throw new ErrnoError(Errno.EFAULT, 'page_mkwrite past EOF (SIGBUS)');
+  const length = Math.min(PAGE_SIZE, inode.size - pageStart);
+  const result = iomapIterate(inode, pageStart, length, IomapOp.Write | IomapOp.Fault, ops, (iter) => mkwriteIter(ctx, iter));
+  doneOrThrow(result, 'page_mkwrite');
+}
+
+/** iomap_file_unshare: read shared blocks from the source map and dirty them (no new data). */
+export function iomapFileUnshare(ctx: FsContext, inode: Inode, pos: number, length: number, ops: IomapOps): void {
+  const end = Math.min(pos + length, inode.size);
+  if (end <= pos) return;
+  const result = iomapIterate(inode, pos, end - pos, IomapOp.Write | IomapOp.Unshare, ops, (iter) => {
+    if ((iter.iomap.flags & IomapFlag.Shared) === 0 || iter.srcmap.type !== IomapType.Mapped) return iter.length;
+    return unshareIter(ctx, iter);
+  });
+  if (result.errno !== 0) throw new ErrnoError(result.errno, 'unshare');
+}
+
+function unshareIter(ctx: FsContext, iter: IomapIter): number {
+  let pos = iter.pos;
+  const end = iter.pos + iter.length;
+  while (pos < end) {
+    const index = Math.floor(pos / PAGE_SIZE);
+    const from = pos - index * PAGE_SIZE;
+    const bytes = Math.min(PAGE_SIZE - from, end - pos);
+    const page = iter.inode.pages.grab(index);
+    writeBegin(ctx, iter, page, from, from + bytes);
+    writeEnd(iter, page, from, from + bytes, ctx.blockSize);
+    pos += bytes;
+  }
+  return iter.length;
+}

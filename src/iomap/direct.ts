@@ -1,0 +1,141 @@
+/**
+ * Direct I/O (iomap_dio_rw, fs/iomap/direct-io.c): sector alignment, flush
+ * and invalidate of the cache over the range, per-mapping bios with
+ * sub-block zeroing for new and unwritten blocks, and completion through the
+ * fs's end_io (unwritten conversion, CoW remap, size update).
+ */
+import { Errno, ErrnoError } from '../util/errno.js';
+import { PAGE_SIZE } from '../pagecache/pagecache.js';
+import type { FsContext } from '../vfs/context.js';
+import type { Inode } from '../vfs/inode.js';
+import { iomapIterate, type IomapIter } from './iter.js';
+import type { DioOps, IomapOps } from './ops.js';
+import { copyFromSource, type WriteSource } from './source.js';
+import { IomapFlag, IomapOp, IomapType } from './types.js';
+
+/** Logical sector size of the simulated device (the loop device's 512 bytes). */
+export const SECTOR_SIZE = 512;
+
+/** Flush and invalidate of the cache over a range, provided by the VFS. */
+export interface DioHost {
+  /** filemap_write_and_wait_range then invalidate_inode_pages2_range over [start, end). */
+  flushAndInvalidate(inode: Inode, start: number, end: number): void;
+}
+
+export interface DioResult {
+  /** Bytes transferred. */
+  done: number;
+  /** errno that stopped the I/O (0 if none); with done > 0 the caller sees a short count. */
+  errno: number;
+}
+
+const scratch = { buffer: new Uint8Array(0) };
+
+function scratchBuffer(length: number): Uint8Array {
+  if (scratch.buffer.length < length) scratch.buffer = new Uint8Array(Math.max(length, 65536));
+  return scratch.buffer.subarray(0, length);
+}
+
+function writeZeroes(ctx: FsContext, addr: number, length: number): void {
+  if (length <= 0) return;
+  const zeroes = scratchBuffer(length);
+  zeroes.fill(0);
+  ctx.device.write(addr, zeroes);
+  ctx.stats.deviceBytesWritten += length;
+  ctx.stats.deviceZeroBytes += length;
+}
+
+interface DioWriteState {
+  unwritten: boolean;
+  cow: boolean;
+}
+
+/** iomap_dio_bio_iter for a write: zero sub-block edges of new/unwritten blocks, write the data. */
+function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, state: DioWriteState): number {
+  const { iomap, inode } = iter;
+  if (iomap.type === IomapType.Hole || iomap.type === IomapType.Delalloc || iomap.type === IomapType.Inline) {
+    throw new ErrnoError(Errno.EIO, 'direct write to an unallocated mapping');
+  }
+  if (iomap.type === IomapType.Unwritten) state.unwritten = true;
+  if (iomap.flags & IomapFlag.Shared) state.cow = true;
+  const needZeroout = iomap.type === IomapType.Unwritten || (iomap.flags & IomapFlag.New) !== 0;
+  const blockSize = ctx.blockSize;
+  const pos = iter.pos;
+  const end = pos + iter.length;
+  const addrOf = (filePos: number): number => iomap.addr + (filePos - iomap.offset);
+  const headPad = pos % blockSize;
+  if (needZeroout && headPad !== 0) writeZeroes(ctx, addrOf(pos - headPad), headPad);
+  const data = scratchBuffer(iter.length);
+  copyFromSource(data, source, pos);
+  ctx.device.write(addrOf(pos), data);
+  ctx.stats.deviceBytesWritten += iter.length;
+  const tailPad = end % blockSize;
+  if (tailPad !== 0 && (needZeroout || end >= inode.size)) writeZeroes(ctx, addrOf(end), blockSize - tailPad);
+  return iter.length;
+}
+
+/** iomap_dio_bio_iter for a read: holes and unwritten read as zeroes, delalloc is an error. */
+function dioReadIter(ctx: FsContext, iter: IomapIter, dst: Uint8Array | undefined, base: number): number {
+  const { iomap } = iter;
+  if (iomap.type === IomapType.Delalloc) throw new ErrnoError(Errno.EIO, 'direct read of delalloc');
+  if (!dst) {
+    if (iomap.type === IomapType.Mapped) ctx.stats.deviceBytesRead += iter.length;
+    return iter.length;
+  }
+  const out = dst.subarray(iter.pos - base, iter.pos - base + iter.length);
+  if (iomap.type === IomapType.Mapped) {
+    ctx.device.read(iomap.addr + (iter.pos - iomap.offset), out);
+    ctx.stats.deviceBytesRead += iter.length;
+  } else {
+    out.fill(0);
+  }
+  return iter.length;
+}
+
+function checkAlignment(pos: number, length: number): void {
+  if (pos % SECTOR_SIZE !== 0 || length % SECTOR_SIZE !== 0) {
+    throw new ErrnoError(Errno.EINVAL, 'direct I/O not aligned to the logical sector size');
+  }
+}
+
+/**
+ * A direct write of [pos, pos+length). Returns bytes done and the errno that
+ * ended it; completion (end_io) runs for the bytes done. Throws EINVAL when
+ * misaligned.
+ */
+export function iomapDioWrite(
+  ctx: FsContext,
+  host: DioHost,
+  inode: Inode,
+  pos: number,
+  length: number,
+  source: WriteSource,
+  ops: IomapOps,
+  dioOps: DioOps,
+  extraFlags = 0,
+): DioResult {
+  checkAlignment(pos, length);
+  if (length === 0) return { done: 0, errno: 0 };
+  host.flushAndInvalidate(inode, pos, pos + length);
+  const state: DioWriteState = { unwritten: false, cow: false };
+  const result = iomapIterate(inode, pos, length, IomapOp.Write | IomapOp.Direct | extraFlags, ops, (iter) => dioWriteIter(ctx, iter, source, state));
+  if (result.done > 0) {
+    dioOps.endIo(inode, { pos, size: result.done, unwritten: state.unwritten, cow: state.cow });
+    if (pos + result.done > inode.size) inode.size = pos + result.done;
+    if (pos + result.done > inode.diskSize) inode.diskSize = pos + result.done;
+  }
+  // Pages instantiated by a racing mmap would be invalidated again here.
+  inode.pages.drop(Math.floor(pos / PAGE_SIZE), Math.ceil((pos + length) / PAGE_SIZE));
+  return result;
+}
+
+/** A direct read of [pos, pos+length) into dst (if given). Returns bytes read (stops at i_size). */
+export function iomapDioRead(ctx: FsContext, host: DioHost, inode: Inode, pos: number, length: number, ops: IomapOps, dst?: Uint8Array): DioResult {
+  checkAlignment(pos, length);
+  if (pos >= inode.size || length === 0) return { done: 0, errno: 0 };
+  const readLength = Math.min(length, inode.size - pos);
+  host.flushAndInvalidate(inode, pos, pos + readLength);
+  const span = Math.ceil(readLength / SECTOR_SIZE) * SECTOR_SIZE;
+  const result = iomapIterate(inode, pos, span, IomapOp.Direct, ops, (iter) => dioReadIter(ctx, iter, dst, pos));
+  return { done: Math.min(result.done, readLength), errno: result.errno };
+}

@@ -1,0 +1,138 @@
+/**
+ * Writeback (iomap_writepages, fs/iomap/buffered-io.c + ioend.c): map runs
+ * of dirty blocks with the fs's map_blocks, gather them into ioends, write
+ * the bytes to the device and complete each ioend (unwritten conversion,
+ * CoW remap, on-disk size) through the fs.
+ */
+import { assert } from '../util/assert.js';
+import { PAGE_SIZE } from '../pagecache/pagecache.js';
+import type { FsContext } from '../vfs/context.js';
+import type { Inode } from '../vfs/inode.js';
+import type { Ioend, WritebackOps } from './ops.js';
+import { IomapFlag, IomapType, iomapEnd, type Iomap } from './types.js';
+
+/** IOEND_BATCH_SIZE: folios per ioend at most. */
+const IOEND_MAX_BYTES = 4096 * PAGE_SIZE;
+
+/** A run of dirty file bytes [start, end), block aligned. */
+interface DirtyRun {
+  start: number;
+  end: number;
+}
+
+/** Collects dirty block runs of pages in [startIndex, endIndex), zeroing the part of the EOF page past i_size. */
+function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number): { runs: DirtyRun[]; indexes: number[] } {
+  const blockSize = ctx.blockSize;
+  const isize = inode.size;
+  const indexes = inode.pages.dirtyIndexesIn(startIndex, endIndex);
+  const runs: DirtyRun[] = [];
+  for (const index of indexes) {
+    const page = inode.pages.get(index)!;
+    const pageStart = index * PAGE_SIZE;
+    if (pageStart >= isize) continue; // wholly past EOF: skipped, dirty bits dropped below
+    if (pageStart + PAGE_SIZE > isize) page.data.fill(0, isize - pageStart); // folio straddling EOF
+    const blockLimit = Math.ceil(Math.min(PAGE_SIZE, isize - pageStart) / blockSize);
+    for (let block = 0; block < blockLimit; block++) {
+      if ((page.dirty & (1 << block)) === 0) continue;
+      const start = pageStart + block * blockSize;
+      const last = runs[runs.length - 1];
+      if (last && last.end === start) last.end = start + blockSize;
+      else runs.push({ start, end: start + blockSize });
+    }
+  }
+  return { runs, indexes };
+}
+
+/** Writes file bytes [pos, pos+length) from the page cache to the device at addr, block by block. */
+function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, addr: number): void {
+  let done = 0;
+  while (done < length) {
+    const at = pos + done;
+    const index = Math.floor(at / PAGE_SIZE);
+    const from = at - index * PAGE_SIZE;
+    const bytes = Math.min(PAGE_SIZE - from, length - done);
+    const page = inode.pages.get(index);
+    assert(page, 'writeback: dirty page vanished', { index });
+    ctx.device.write(addr + done, page.data.subarray(from, from + bytes));
+    done += bytes;
+  }
+  ctx.stats.deviceBytesWritten += length;
+}
+
+class IoendBuilder {
+  current: Ioend | undefined;
+  completed = 0;
+
+  constructor(
+    private readonly inode: Inode,
+    private readonly ops: WritebackOps,
+    private readonly ctx: FsContext,
+  ) {}
+
+  /** iomap_can_add_to_ioend: same type and shared state, file and disk contiguous, under the batch size. */
+  add(pos: number, length: number, addr: number, unwritten: boolean, shared: boolean): void {
+    const current = this.current;
+    if (
+      current &&
+      current.unwritten === unwritten &&
+      current.shared === shared &&
+      current.offset + current.length === pos &&
+      current.addr + current.length === addr &&
+      current.length + length <= IOEND_MAX_BYTES
+    ) {
+      current.length += length;
+      return;
+    }
+    this.finish();
+    this.current = { offset: pos, length, addr, unwritten, shared };
+  }
+
+  /** Completes the current ioend (ioend size clamped to in-memory EOF). */
+  finish(): void {
+    const ioend = this.current;
+    if (!ioend) return;
+    this.current = undefined;
+    this.ops.ioendCompletion(this.inode, ioend);
+    this.ctx.stats.writebackIoends++;
+    this.completed++;
+  }
+}
+
+/**
+ * Writes back the dirty pages of `inode` in [startByte, endByte). Returns
+ * bytes written to the device. O(dirty pages + mappings).
+ */
+export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps, startByte = 0, endByte = Number.MAX_SAFE_INTEGER): number {
+  if (inode.pages.dirtyCount === 0) return 0;
+  const startIndex = Math.floor(startByte / PAGE_SIZE);
+  const endIndex = endByte >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(endByte / PAGE_SIZE);
+  const { runs, indexes } = collectDirtyRuns(ctx, inode, startIndex, endIndex);
+  const ioends = new IoendBuilder(inode, ops, ctx);
+  let written = 0;
+  let map: Iomap | undefined;
+  for (const run of runs) {
+    let pos = run.start;
+    while (pos < run.end) {
+      if (!map || pos < map.offset || pos >= iomapEnd(map)) {
+        ioends.finish(); // a new mapping may see the state earlier completions left
+        map = ops.mapBlocks(inode, pos, run.end - pos);
+        assert(map.offset <= pos && iomapEnd(map) > pos, 'map_blocks did not cover pos', { map, pos });
+        assert(map.type !== IomapType.Delalloc, 'map_blocks returned delalloc', map);
+      }
+      const length = Math.min(run.end, iomapEnd(map)) - pos;
+      if (map.type !== IomapType.Hole) {
+        const addr = map.addr + (pos - map.offset);
+        submitBytes(ctx, inode, pos, length, addr);
+        ioends.add(pos, length, addr, map.type === IomapType.Unwritten, (map.flags & IomapFlag.Shared) !== 0);
+        written += length;
+      }
+      pos += length;
+    }
+  }
+  ioends.finish();
+  for (const index of indexes) {
+    const page = inode.pages.get(index);
+    if (page) inode.pages.clearDirty(page);
+  }
+  return written;
+}

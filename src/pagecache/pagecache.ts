@@ -1,0 +1,151 @@
+/**
+ * The page cache of one inode: 4 KiB pages (folios of one page) holding real
+ * bytes, with per-block uptodate and dirty bits when the block is smaller
+ * than the page (the iomap_folio_state "ifs" of fs/iomap/buffered-io.c).
+ */
+import { assert } from '../util/assert.js';
+
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+
+export interface Page {
+  readonly index: number;
+  readonly data: Uint8Array;
+  /** Bit i: block i of the page is uptodate. */
+  uptodate: number;
+  /** Bit i: block i of the page is dirty. */
+  dirty: number;
+}
+
+/** Bit mask of blocks [fromBlock, toBlock) inside a page. */
+export function blockMask(fromBlock: number, toBlock: number): number {
+  if (toBlock <= fromBlock) return 0;
+  return ((1 << (toBlock - fromBlock)) - 1) << fromBlock;
+}
+
+export class InodePages {
+  private readonly pages = new Map<number, Page>();
+  private readonly dirtyIndexes = new Set<number>();
+  readonly blocksPerPage: number;
+  readonly fullMask: number;
+  /** Called when a page becomes dirty (the VFS keeps its dirty-inode list with it). */
+  onDirty: (() => void) | undefined;
+
+  constructor(readonly blockSize: number) {
+    assert(blockSize >= 512 && blockSize <= PAGE_SIZE && (blockSize & (blockSize - 1)) === 0, 'InodePages: bad block size', { blockSize });
+    this.blocksPerPage = PAGE_SIZE / blockSize;
+    this.fullMask = blockMask(0, this.blocksPerPage);
+  }
+
+  get pageCount(): number {
+    return this.pages.size;
+  }
+
+  get dirtyCount(): number {
+    return this.dirtyIndexes.size;
+  }
+
+  get(index: number): Page | undefined {
+    return this.pages.get(index);
+  }
+
+  /** The page at `index`, created empty (nothing uptodate) if absent (filemap_grab_folio). */
+  grab(index: number): Page {
+    let page = this.pages.get(index);
+    if (!page) {
+      page = { index, data: new Uint8Array(PAGE_SIZE), uptodate: 0, dirty: 0 };
+      this.pages.set(index, page);
+    }
+    return page;
+  }
+
+  isUptodate(page: Page): boolean {
+    return page.uptodate === this.fullMask;
+  }
+
+  /** Marks blocks dirty (ifs_set_range_dirty) and the page dirty. */
+  markDirty(page: Page, mask: number): void {
+    assert((mask & ~this.fullMask) === 0, 'InodePages.markDirty: mask outside page', { mask });
+    if (mask === 0) return;
+    page.dirty |= mask;
+    if (!this.dirtyIndexes.has(page.index)) {
+      this.dirtyIndexes.add(page.index);
+      this.onDirty?.();
+    }
+  }
+
+  /** Clears the dirty bits of a page (writeback took it). */
+  clearDirty(page: Page): void {
+    page.dirty = 0;
+    this.dirtyIndexes.delete(page.index);
+  }
+
+  /** Dirty page indexes in [startIndex, endIndex), ascending. */
+  dirtyIndexesIn(startIndex: number, endIndex: number): number[] {
+    const out: number[] = [];
+    for (const index of this.dirtyIndexes) if (index >= startIndex && index < endIndex) out.push(index);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Whether any page in [startIndex, endIndex) is dirty. */
+  hasDirtyIn(startIndex: number, endIndex: number): boolean {
+    if (this.dirtyIndexes.size === 0) return false;
+    if (endIndex - startIndex < this.dirtyIndexes.size) {
+      for (let i = startIndex; i < endIndex; i++) if (this.dirtyIndexes.has(i)) return true;
+      return false;
+    }
+    for (const index of this.dirtyIndexes) if (index >= startIndex && index < endIndex) return true;
+    return false;
+  }
+
+  /** Drops pages in [startIndex, endIndex), dirty or not (truncate_inode_pages_range). */
+  drop(startIndex: number, endIndex: number): void {
+    if (endIndex - startIndex <= this.pages.size) {
+      for (let i = startIndex; i < endIndex; i++) this.dropOne(i);
+      return;
+    }
+    for (const index of [...this.pages.keys()]) if (index >= startIndex && index < endIndex) this.dropOne(index);
+  }
+
+  private dropOne(index: number): void {
+    if (this.pages.delete(index)) this.dirtyIndexes.delete(index);
+  }
+
+  /** Drops clean pages only (invalidate_mapping_pages); returns how many were dropped. */
+  dropClean(): number {
+    let dropped = 0;
+    for (const [index, page] of this.pages) {
+      if (page.dirty === 0) {
+        this.pages.delete(index);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Moves pages for collapse/insert range: every page at or after fromIndex moves by deltaPages. Caller flushed first. */
+  shiftPages(fromIndex: number, deltaPages: number): void {
+    const moved = [...this.pages.values()].filter((page) => page.index >= fromIndex);
+    for (const page of moved) this.dropOne(page.index);
+    for (const page of moved) {
+      const next: Page = { index: page.index + deltaPages, data: page.data, uptodate: page.uptodate, dirty: page.dirty };
+      this.pages.set(next.index, next);
+      if (next.dirty) this.dirtyIndexes.add(next.index);
+    }
+  }
+
+  clear(): void {
+    this.pages.clear();
+    this.dirtyIndexes.clear();
+  }
+
+  /** Dirty set matches dirty bits; bits stay within the page. O(pages). */
+  checkValid(): void {
+    for (const [index, page] of this.pages) {
+      assert(page.index === index, 'InodePages: page index mismatch', { index });
+      assert((page.uptodate & ~this.fullMask) === 0 && (page.dirty & ~this.fullMask) === 0, 'InodePages: bits outside page', { index });
+      assert((page.dirty !== 0) === this.dirtyIndexes.has(index), 'InodePages: dirty set out of sync', { index, dirty: page.dirty });
+      assert((page.dirty & ~page.uptodate) === 0, 'InodePages: dirty block not uptodate', { index, page: { u: page.uptodate, d: page.dirty } });
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * One TraceOp applied to the simulated fs: the syscall layer of the replay.
+ * Failures are ErrnoErrors (recorded by the driver); a trace that uses an fd
+ * it never opened is EBADF, as the kernel would answer.
+ */
+import type { FsPolicy } from '../fs/types.js';
+import type { OpErrorRecord, SnapshotRecord } from '../report/model.js';
+import type { TraceOp } from '../trace/types.js';
+import { formatSourcePos } from '../util/errors.js';
+import { Errno, ErrnoError } from '../util/errno.js';
+import type { FsContext } from '../vfs/context.js';
+import type { Handle, Vfs } from '../vfs/vfs.js';
+import { mapTracePath } from './fdtable.js';
+import { fileLayouts, fileLayout } from './layouts.js';
+import type { ReplayOptions } from './types.js';
+
+export interface ReplayState {
+  options: ReplayOptions;
+  ctx: FsContext;
+  policy: FsPolicy;
+  vfs: Vfs;
+  /** "pid:fd" -> handle. */
+  handles: Map<string, Handle>;
+  opCounts: Record<string, number>;
+  opsTotal: number;
+  errors: OpErrorRecord[];
+  snapshots: SnapshotRecord[];
+  bytesWritten: number;
+  bytesRead: number;
+  ignoredOutsideRoot: number;
+}
+
+function fdKey(pid: number | undefined, fd: number): string {
+  return `${pid ?? 0}:${fd}`;
+}
+
+function handleOf(state: ReplayState, pid: number | undefined, fd: number): Handle {
+  const handle = state.handles.get(fdKey(pid, fd));
+  if (!handle) throw new ErrnoError(Errno.EBADF, `fd ${fd} is not open`);
+  return handle;
+}
+
+function pathOf(state: ReplayState, tracePath: string): string {
+  const path = mapTracePath(tracePath, state.options.root);
+  if (path === undefined || path === '') throw new ErrnoError(Errno.ENOENT, `'${tracePath}' is outside the replay root`);
+  return path;
+}
+
+/** Applies `op`. Throws ErrnoError when the syscall would fail. */
+export function applyOp(state: ReplayState, op: TraceOp): void {
+  const { vfs } = state;
+  switch (op.kind) {
+    case 'open': {
+      const handle = vfs.open(pathOf(state, op.path), op.flags);
+      const previous = state.handles.get(fdKey(op.pid, op.fd));
+      if (previous && !previous.closed) vfs.close(previous);
+      state.handles.set(fdKey(op.pid, op.fd), handle);
+      return;
+    }
+    case 'close': {
+      const handle = handleOf(state, op.pid, op.fd);
+      state.handles.delete(fdKey(op.pid, op.fd));
+      vfs.close(handle);
+      return;
+    }
+    case 'write': {
+      const result = vfs.write(handleOf(state, op.pid, op.fd), op.offset, op.length, op.fill, op.dsync ?? false);
+      state.bytesWritten += result.written;
+      return;
+    }
+    case 'read':
+      state.bytesRead += vfs.read(handleOf(state, op.pid, op.fd), op.offset, op.length);
+      return;
+    case 'seek':
+      vfs.seek(handleOf(state, op.pid, op.fd), op.offset, op.whence);
+      return;
+    case 'fallocate':
+      vfs.fallocate(handleOf(state, op.pid, op.fd), op.mode, op.offset, op.length, op.keepSize || op.mode === 'punch');
+      return;
+    case 'truncate': {
+      const inode = op.fd !== undefined ? handleOf(state, op.pid, op.fd).inode : vfs.lookup(pathOf(state, op.path ?? ''));
+      if (!inode) throw new ErrnoError(Errno.ENOENT, `truncate '${op.path}'`);
+      vfs.truncate(inode, op.size);
+      return;
+    }
+    case 'fsync':
+      vfs.fsync(handleOf(state, op.pid, op.fd));
+      return;
+    case 'sync':
+      vfs.syncAll();
+      return;
+    case 'syncRange': {
+      const handle = handleOf(state, op.pid, op.fd);
+      vfs.writebackRange(handle.inode, op.offset, op.length === 0 ? Number.MAX_SAFE_INTEGER : op.offset + op.length);
+      return;
+    }
+    default:
+      applyNamespaceOp(state, op);
+  }
+}
+
+function applyNamespaceOp(state: ReplayState, op: TraceOp): void {
+  const { vfs } = state;
+  switch (op.kind) {
+    case 'mmapWrite':
+      vfs.mmapWrite(handleOf(state, op.pid, op.fd), op.offset, op.length, op.fill);
+      state.bytesWritten += op.length;
+      return;
+    case 'reflink':
+      vfs.reflink(handleOf(state, op.pid, op.fd), pathOf(state, op.srcPath), op.srcOffset, op.dstOffset, op.length);
+      return;
+    case 'copyRange': {
+      const written = vfs.copyRange(handleOf(state, op.pid, op.srcFd), handleOf(state, op.pid, op.fd), op.srcOffset, op.dstOffset, op.length);
+      state.bytesWritten += written;
+      return;
+    }
+    case 'mkdir':
+      vfs.mkdir(pathOf(state, op.path));
+      return;
+    case 'rename':
+      vfs.rename(pathOf(state, op.from), pathOf(state, op.to));
+      return;
+    case 'unlink':
+      vfs.unlink(pathOf(state, op.path));
+      return;
+    case 'remount':
+      vfs.remount();
+      return;
+    case 'dropCaches':
+      vfs.dropCaches();
+      return;
+    case 'snapshot':
+      state.snapshots.push({ label: op.label, source: 'snapshot', at: formatSourcePos({ file: op.src.file, line: op.src.line }), files: fileLayouts(vfs, state.ctx.blockSize) });
+      return;
+    case 'fiemap': {
+      // xfs_io fiemap passes FIEMAP_FLAG_SYNC: the file is written back first.
+      const handle = handleOf(state, op.pid, op.fd);
+      vfs.fsync(handle);
+      const layout = fileLayout(vfs, handle.path, handle.inode, state.ctx.blockSize);
+      state.snapshots.push({ label: `fiemap ${handle.path}`, source: 'fiemap', at: formatSourcePos({ file: op.src.file, line: op.src.line }), files: [layout] });
+      return;
+    }
+    default:
+      throw new ErrnoError(Errno.EINVAL, `op '${op.kind}' cannot be replayed`);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Turns the simulated fs into the result model (FIEMAP layouts, as
+ * `filefrag`/`xfs_io fiemap` would see them) and into image metadata.
+ */
+import { ExtentState } from '../extent/extentmap.js';
+import type { FiemapExtent } from '../iomap/fiemap.js';
+import { IomapType } from '../iomap/types.js';
+import type { PersistedInode } from '../image/types.js';
+import type { ExtentFlagName, ExtentRecord, FileLayout } from '../report/model.js';
+import type { Inode } from '../vfs/inode.js';
+import type { Vfs } from '../vfs/vfs.js';
+
+function flagsOf(extent: FiemapExtent): ExtentFlagName[] {
+  const flags: ExtentFlagName[] = [];
+  if (extent.type === IomapType.Unwritten) flags.push('unwritten');
+  if (extent.type === IomapType.Delalloc) flags.push('delalloc');
+  if (extent.type === IomapType.Inline) flags.push('inline');
+  if (extent.shared) flags.push('shared');
+  if (extent.last) flags.push('last');
+  return flags;
+}
+
+/** One file's FIEMAP layout in filesystem blocks. */
+export function fileLayout(vfs: Vfs, path: string, inode: Inode, blockSize: number): FileLayout {
+  const extents: ExtentRecord[] = vfs.fiemap(inode).map((extent) => ({
+    logical: Math.floor(extent.logical / blockSize),
+    physical: Math.floor(extent.physical / blockSize),
+    length: Math.ceil((extent.logical + extent.length) / blockSize) - Math.floor(extent.logical / blockSize),
+    flags: flagsOf(extent),
+  }));
+  return { path, ino: inode.ino, size: inode.size, allocatedBlocks: vfs.policy.allocatedBlocks(inode), extents };
+}
+
+/** Every regular file's layout, sorted by path. */
+export function fileLayouts(vfs: Vfs, blockSize: number): FileLayout[] {
+  return vfs.files().map(([path, inode]) => fileLayout(vfs, path, inode, blockSize));
+}
+
+/** Files and directories as the image stores them: on-disk extents only (delalloc is memory state). */
+export function persistedInodes(vfs: Vfs, blockSize: number): PersistedInode[] {
+  const out: PersistedInode[] = [];
+  for (const path of vfs.dirs()) {
+    out.push({ ino: vfs.dirIno(path)!, path, kind: 'dir', size: 0, extents: [], content: [] });
+  }
+  for (const [path, inode] of vfs.files()) {
+    const extents = [];
+    for (const extent of inode.data.all()) {
+      if (extent.state === ExtentState.Delalloc) continue;
+      extents.push({ logical: extent.startBlock, physical: extent.physBlock, length: extent.blockCount, unwritten: extent.state === ExtentState.Unwritten });
+    }
+    const content = inode.content.rangesIn(0, inode.size);
+    out.push({ ino: inode.ino, path, kind: 'file', size: inode.size, extents, content });
+  }
+  void blockSize;
+  return out.sort((a, b) => a.ino - b.ino);
+}

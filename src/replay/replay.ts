@@ -1,0 +1,166 @@
+/**
+ * The replay driver: builds the simulated device, free space, policy and
+ * VFS, applies each TraceOp (fd table, errors recorded per op as the
+ * traced program would have seen them), then the final sync, and returns the
+ * result model and the image metadata.
+ */
+import { performance } from 'node:perf_hooks';
+import { FreeSpace } from '../alloc/freespace.js';
+import { MemDevice } from '../device/blockdev.js';
+import { createPolicy } from '../fs/registry.js';
+import type { ImageMetadata } from '../image/types.js';
+import { RESULT_SCHEMA_VERSION, type OpErrorRecord, type ReplayResult } from '../report/model.js';
+import type { TraceOp } from '../trace/types.js';
+import { formatSourcePos, UsageError } from '../util/errors.js';
+import { ErrnoError, errnoName } from '../util/errno.js';
+import { Prng } from '../util/prng.js';
+import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
+import { Vfs } from '../vfs/vfs.js';
+import { applyOp, type ReplayState } from './apply.js';
+import { fileLayouts, persistedInodes } from './layouts.js';
+import type { ReplayOptions, ReplayOutcome } from './types.js';
+
+export const TOOL_NAME = 'iomapsim';
+
+function checkOptions(options: ReplayOptions): void {
+  const { blockSize, deviceSize } = options;
+  if (![512, 1024, 2048, 4096].includes(blockSize)) throw new UsageError(`block size ${blockSize} is not supported (expected 512, 1024, 2048 or 4096)`);
+  if (!Number.isInteger(deviceSize) || deviceSize <= 0 || deviceSize % blockSize !== 0) {
+    throw new UsageError(`device size ${deviceSize} is not a positive multiple of the block size ${blockSize}`);
+  }
+  if (deviceSize < 16 * 1024 * 1024) throw new UsageError(`device size ${deviceSize} is too small (at least 16 MiB)`);
+}
+
+/** Sets up the simulated filesystem for a run. */
+export function createState(options: ReplayOptions): ReplayState {
+  checkOptions(options);
+  const deviceBlocks = options.deviceSize / options.blockSize;
+  const ctx: FsContext = {
+    blockSize: options.blockSize,
+    blockShift: blockShiftOf(options.blockSize),
+    device: options.device ?? new MemDevice(options.deviceSize),
+    freeSpace: new FreeSpace(deviceBlocks),
+    stats: new EngineStats(),
+    prng: new Prng(options.seed),
+  };
+  const policy = createPolicy(options.policy, { ctx, deviceBlocks });
+  return {
+    options,
+    ctx,
+    policy,
+    vfs: new Vfs(ctx, policy),
+    handles: new Map(),
+    opCounts: {},
+    opsTotal: 0,
+    errors: [],
+    snapshots: [],
+    bytesWritten: 0,
+    bytesRead: 0,
+    ignoredOutsideRoot: 0,
+  };
+}
+
+/** Records an op that failed with an errno (the replay goes on). */
+function recordError(state: ReplayState, op: TraceOp, errno: number, message: string, path?: string): void {
+  const record: OpErrorRecord = { at: formatSourcePos({ file: op.src.file, line: op.src.line }), op: op.kind, errno: errnoName(errno), message };
+  if (path !== undefined) record.path = path;
+  state.errors.push(record);
+}
+
+/** Applies one op; errno failures are recorded, anything else propagates. */
+export function step(state: ReplayState, op: TraceOp): void {
+  state.opCounts[op.kind] = (state.opCounts[op.kind] ?? 0) + 1;
+  state.opsTotal++;
+  try {
+    applyOp(state, op);
+  } catch (error) {
+    if (!(error instanceof ErrnoError)) throw error;
+    recordError(state, op, error.errno, error.message, 'path' in op ? (op as { path: string }).path : undefined);
+  }
+}
+
+/** Closes what the traced processes left open (process exit) and performs the final sync. */
+export function finish(state: ReplayState): void {
+  for (const [key, handle] of [...state.handles]) {
+    state.handles.delete(key);
+    if (!handle.closed) state.vfs.close(handle);
+  }
+  if (state.options.finalSync) state.vfs.syncAll();
+}
+
+/** The result model of a finished run. */
+export function buildResult(state: ReplayState, seconds: number | undefined): ReplayResult {
+  const { options, ctx, vfs } = state;
+  const files = fileLayouts(vfs, ctx.blockSize);
+  let extents = 0;
+  let blocksAllocated = 0;
+  for (const file of files) {
+    extents += file.extents.length;
+    for (const extent of file.extents) if (!extent.flags.includes('delalloc')) blocksAllocated += extent.length;
+  }
+  const result: ReplayResult = {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    tool: TOOL_NAME,
+    trace: options.traceName,
+    policy: state.policy.name,
+    blockSize: ctx.blockSize,
+    deviceSize: options.deviceSize,
+    seed: options.seed,
+    files,
+    dirs: vfs.dirs(),
+    snapshots: state.snapshots,
+    errors: state.errors,
+    stats: {
+      ops: sortedCounts(state.opCounts),
+      opsTotal: state.opsTotal,
+      opsFailed: state.errors.length,
+      bytesWritten: state.bytesWritten,
+      bytesRead: state.bytesRead,
+      deviceBytesWritten: ctx.stats.deviceBytesWritten,
+      deviceBytesRead: ctx.stats.deviceBytesRead,
+      files: files.length,
+      extents,
+      blocksAllocated,
+      blocksFree: ctx.freeSpace.freeBlocks,
+    },
+  };
+  if (seconds !== undefined && !options.deterministic) {
+    result.stats.replaySeconds = Math.round(seconds * 1e6) / 1e6;
+    result.stats.opsPerSecond = seconds > 0 ? Math.round(state.opsTotal / seconds) : state.opsTotal;
+  }
+  return result;
+}
+
+function sortedCounts(counts: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(counts).sort()) out[key] = counts[key]!;
+  return out;
+}
+
+/** What the image keeps of a finished run. */
+export function buildMetadata(state: ReplayState): ImageMetadata {
+  const { options, ctx, policy, vfs } = state;
+  return {
+    policy: policy.name,
+    policyParams: { ...policy.params },
+    blockSize: ctx.blockSize,
+    deviceSize: options.deviceSize,
+    seed: options.seed,
+    reserved: policy.reserved.map((run) => ({ ...run })),
+    inodes: persistedInodes(vfs, ctx.blockSize),
+    refcounts: [],
+    trace: options.traceName,
+    opsApplied: state.opsTotal,
+  };
+}
+
+/** Replays a trace. Rejects with UsageError/PolicyError for bad options and TraceError for a bad trace. */
+export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions): Promise<ReplayOutcome> {
+  const state = createState(options);
+  const started = performance.now();
+  for await (const op of ops) step(state, op);
+  finish(state);
+  const seconds = (performance.now() - started) / 1000;
+  return { result: buildResult(state, seconds), metadata: buildMetadata(state) };
+}
+

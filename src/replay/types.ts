@@ -1,0 +1,37 @@
+/**
+ * The replay driver's interface: a TraceOp stream in, a ReplayResult and the
+ * image metadata out. The CLI builds the options; src/replay/replay.ts runs it.
+ */
+import type { BlockDevice } from '../device/blockdev.js';
+import type { ImageMetadata } from '../image/types.js';
+import type { ReplayResult } from '../report/model.js';
+import type { TraceOp } from '../trace/types.js';
+
+export interface ReplayOptions {
+  /** Registered policy name: 'ext4' (xfs and btrfs come later). */
+  policy: string;
+  /** Filesystem block size in bytes (1024, 2048 or 4096; page size is 4096). */
+  blockSize: number;
+  /** Simulated device size in bytes (default 1 GiB). */
+  deviceSize: number;
+  /** Seed of the run's PRNG (printed and kept in the JSON). */
+  seed: number;
+  /** Name of the trace, as shown in output and recorded in the image. */
+  traceName: string;
+  /** Prefix stripped from trace paths (e.g. a mount point); paths outside it are ignored and counted. */
+  root?: string;
+  /** Perform a final `sync` at the end of the trace (default true, as `sync; filefrag` would). */
+  finalSync: boolean;
+  /** Where data blocks go: the image file, or a MemDevice in tests. Default: a MemDevice. */
+  device?: BlockDevice;
+  /** Exclude wall-clock speed figures from the result (byte-identical JSON across runs). */
+  deterministic?: boolean;
+}
+
+export interface ReplayOutcome {
+  result: ReplayResult;
+  /** The metadata to commit to the image after the data. */
+  metadata: ImageMetadata;
+}
+
+export type ReplayFunction = (ops: AsyncIterable<TraceOp>, options: ReplayOptions) => Promise<ReplayOutcome>;

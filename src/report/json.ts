@@ -1,0 +1,161 @@
+/**
+ * JSON renderers (docs/json-output.md): the same result model as the text
+ * renderers, serialised with a fixed key order, 2-space indent and a trailing
+ * newline, so two deterministic runs produce byte-identical output.
+ */
+import { assert } from '../util/assert.js';
+import type { ImageSummaryView, VerifyView } from './layout.js';
+import type {
+  ExtentFlagName,
+  ExtentRecord,
+  FileLayout,
+  OpErrorRecord,
+  ReplayResult,
+  ReplayStats,
+  SnapshotRecord,
+} from './model.js';
+import { RESULT_SCHEMA_VERSION } from './model.js';
+
+type JsonObject = Record<string, unknown>;
+
+const RESULT_KEYS = [
+  'schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image',
+  'files', 'dirs', 'snapshots', 'errors', 'stats',
+] as const;
+const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents'] as const;
+const EXTENT_KEYS = ['logical', 'physical', 'length', 'flags'] as const;
+const SNAPSHOT_KEYS = ['label', 'at', 'files'] as const;
+const ERROR_KEYS = ['at', 'op', 'path', 'errno', 'message'] as const;
+const STATS_KEYS = [
+  'opsTotal', 'opsFailed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
+  'files', 'extents', 'blocksAllocated', 'blocksFree', 'replaySeconds', 'opsPerSecond',
+] as const;
+const SUMMARY_KEYS = [
+  'formatVersion', 'generation', 'policy', 'policyParams', 'blockSize', 'deviceSize', 'deviceBlocks', 'seed',
+  'trace', 'opsApplied', 'files', 'dirs', 'extents', 'blocksUsed', 'blocksReserved', 'blocksFree',
+  'freeExtents', 'largestFreeExtent',
+] as const;
+const VERIFY_KEYS = ['ok', 'files', 'bytesChecked', 'mismatches'] as const;
+const MISMATCH_KEYS = ['path', 'offset', 'length', 'reason'] as const;
+
+/** Flags are listed in filefrag's print order, whatever order the engine produced them in. */
+const FLAG_ORDER: readonly ExtentFlagName[] = ['last', 'delalloc', 'encoded', 'inline', 'unwritten', 'shared'];
+
+/**
+ * A copy of `source` whose keys come in `keyOrder` first, then any other keys
+ * sorted (a field added to the model before this list learns of it still
+ * serialises stably). Undefined values are dropped.
+ */
+function ordered(source: object, keyOrder: readonly string[]): JsonObject {
+  const record = source as JsonObject;
+  const out: JsonObject = {};
+  const known = new Set(keyOrder);
+  const extra = Object.keys(record).filter((key) => !known.has(key)).sort();
+  for (const key of [...keyOrder, ...extra]) {
+    if (record[key] !== undefined) out[key] = record[key];
+  }
+  return out;
+}
+
+function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key]!;
+  return out;
+}
+
+function extentJson(extent: ExtentRecord): JsonObject {
+  const flags = [...extent.flags].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b));
+  return ordered({ ...extent, flags }, EXTENT_KEYS);
+}
+
+function fileJson(file: FileLayout): JsonObject {
+  return ordered({ ...file, extents: file.extents.map(extentJson) }, FILE_KEYS);
+}
+
+function snapshotJson(snapshot: SnapshotRecord): JsonObject {
+  return ordered({ ...snapshot, files: snapshot.files.map(fileJson) }, SNAPSHOT_KEYS);
+}
+
+function errorJson(error: OpErrorRecord): JsonObject {
+  return ordered(error, ERROR_KEYS);
+}
+
+/** Wall-clock speed is informational: a non-finite figure (a run too fast to time) is left out. */
+function statsJson(stats: ReplayStats): JsonObject {
+  const speed = {
+    replaySeconds: Number.isFinite(stats.replaySeconds) ? stats.replaySeconds : undefined,
+    opsPerSecond: Number.isFinite(stats.opsPerSecond) ? stats.opsPerSecond : undefined,
+  };
+  return ordered({ ...stats, ...speed, ops: sortedRecord(stats.ops) }, STATS_KEYS);
+}
+
+/** Asserts every number in a JSON tree is finite (JSON has no NaN or Infinity). O(size). */
+function assertFiniteNumbers(value: unknown, where: string): void {
+  if (typeof value === 'number') {
+    assert(Number.isFinite(value), 'JSON output holds a non-finite number', { where, value });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => assertFiniteNumbers(item, `${where}[${index}]`));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) assertFiniteNumbers(item, `${where}.${key}`);
+  }
+}
+
+function stringify(tree: JsonObject): string {
+  assertFiniteNumbers(tree, '$');
+  return `${JSON.stringify(tree, null, 2)}\n`;
+}
+
+/** The ReplayResult as a plain object with the documented key order (what toJson prints). */
+export function replayResultJson(result: ReplayResult): JsonObject {
+  return ordered(
+    {
+      ...result,
+      files: result.files.map(fileJson),
+      dirs: [...result.dirs],
+      snapshots: result.snapshots.map(snapshotJson),
+      errors: result.errors.map(errorJson),
+      stats: statsJson(result.stats),
+    },
+    RESULT_KEYS,
+  );
+}
+
+/**
+ * `replay --json`: every field of the ReplayResult, keys in a fixed order,
+ * 2-space indent, trailing newline. Pure; O(size of the result).
+ */
+export function toJson(result: ReplayResult): string {
+  return stringify(replayResultJson(result));
+}
+
+/** What `inspect --json` prints. */
+export interface InspectJsonInput {
+  image: string;
+  /** Why the image was opened at an older checkpoint (empty normally). */
+  warnings: readonly string[];
+  summary: ImageSummaryView;
+  files: readonly FileLayout[];
+  verify?: VerifyView;
+}
+
+/** `inspect --json`: `{ schemaVersion, tool, image, warnings, summary, files, verify? }` (docs/json-output.md). */
+export function toInspectJson(input: InspectJsonInput): string {
+  const summary = ordered({ ...input.summary, policyParams: sortedRecord(input.summary.policyParams) }, SUMMARY_KEYS);
+  const verify =
+    input.verify === undefined
+      ? undefined
+      : ordered({ ...input.verify, mismatches: input.verify.mismatches.map((m) => ordered(m, MISMATCH_KEYS)) }, VERIFY_KEYS);
+  const tree = ordered(
+    {
+      schemaVersion: RESULT_SCHEMA_VERSION,
+      tool: 'iomapsim',
+      image: input.image,
+      warnings: [...input.warnings],
+      summary,
+      files: input.files.map(fileJson),
+      verify,
+    },
+    ['schemaVersion', 'tool', 'image', 'warnings', 'summary', 'files', 'verify'],
+  );
+  return stringify(tree);
+}

@@ -1,0 +1,109 @@
+/**
+ * The inspect side of the result model: file layouts rebuilt from an image's
+ * persisted metadata (so `inspect` shows the same FileLayout shape `replay`
+ * prints), and read-only views of the image summary and verify report that
+ * the renderers (text.ts, json.ts) consume.
+ */
+import type { PersistedInode, RefcountRun } from '../image/types.js';
+import { assert } from '../util/assert.js';
+import type { ExtentFlagName, ExtentRecord, FileLayout } from './model.js';
+
+/** Largest number of extents one file may carry; a bound so every loop over extents is finite. */
+export const FILE_EXTENTS_MAX = 1 << 24;
+
+/** What `inspect` shows about an image as a whole (src/image summarizeImage). Blocks are filesystem blocks. */
+export interface ImageSummaryView {
+  blockSize: number;
+  /** Device size in bytes. */
+  deviceSize: number;
+  deviceBlocks: number;
+  policy: string;
+  policyParams: Record<string, string | number | boolean>;
+  seed: number;
+  /** Commit generation of the image (1 after the first replay). */
+  generation: number;
+  files: number;
+  dirs: number;
+  extents: number;
+  blocksReserved: number;
+  blocksUsed: number;
+  blocksFree: number;
+  freeExtents: number;
+  /** Length in blocks of the largest free extent. */
+  largestFreeExtent: number;
+  trace: string;
+  opsApplied: number;
+  formatVersion: number;
+}
+
+/** One byte range whose content on the image differs from what the replay wrote. */
+export interface VerifyMismatchView {
+  path: string;
+  /** File byte offset. */
+  offset: number;
+  /** Bytes. */
+  length: number;
+  reason: string;
+}
+
+/** Result of `inspect --verify` (src/image verifyImage). */
+export interface VerifyView {
+  files: number;
+  bytesChecked: number;
+  mismatches: VerifyMismatchView[];
+  ok: boolean;
+}
+
+/**
+ * The FileLayout of a persisted inode: one ExtentRecord per persisted extent,
+ * flagged `unwritten` as persisted, `shared` when any of its blocks has a
+ * refcount above one, and `last` on the final extent (FIEMAP_EXTENT_LAST).
+ * allocatedBlocks is the sum of extent lengths. O(extents × refcount runs).
+ */
+export function layoutFromPersisted(
+  inode: PersistedInode,
+  blockSize: number,
+  refcounts: readonly RefcountRun[] = [],
+): FileLayout {
+  assert(blockSize > 0 && (blockSize & (blockSize - 1)) === 0, 'block size must be a power of two', { blockSize });
+  assert(inode.kind === 'file', 'layouts are for regular files', { path: inode.path, kind: inode.kind });
+  assert(inode.extents.length <= FILE_EXTENTS_MAX, 'too many extents', { count: inode.extents.length });
+  const sorted = [...inode.extents].sort((a, b) => a.logical - b.logical);
+  const extents: ExtentRecord[] = [];
+  let allocatedBlocks = 0;
+  let previousEnd = 0;
+  for (let index = 0; index < sorted.length; index++) {
+    const extent = sorted[index]!;
+    assert(extent.length > 0, 'persisted extent must not be empty', { path: inode.path, extent });
+    assert(extent.logical >= previousEnd, 'persisted extents must not overlap', { path: inode.path, extent });
+    previousEnd = extent.logical + extent.length;
+    const flags: ExtentFlagName[] = [];
+    if (extent.unwritten) flags.push('unwritten');
+    if (isShared(extent.physical, extent.length, refcounts)) flags.push('shared');
+    if (index === sorted.length - 1) flags.push('last');
+    extents.push({ logical: extent.logical, physical: extent.physical, length: extent.length, flags });
+    allocatedBlocks += extent.length;
+  }
+  return { path: inode.path, ino: inode.ino, size: inode.size, allocatedBlocks, extents };
+}
+
+/** Whether any block of [startBlock, startBlock + blockCount) lies in a refcount run above one. */
+function isShared(startBlock: number, blockCount: number, refcounts: readonly RefcountRun[]): boolean {
+  const endBlock = startBlock + blockCount;
+  for (const run of refcounts) {
+    if (run.refcount > 1 && run.start < endBlock && run.start + run.length > startBlock) return true;
+  }
+  return false;
+}
+
+/** Layouts of every regular file of an image, sorted by path (directories skipped). O(n log n). */
+export function layoutsFromPersisted(
+  inodes: readonly PersistedInode[],
+  blockSize: number,
+  refcounts: readonly RefcountRun[] = [],
+): FileLayout[] {
+  return inodes
+    .filter((inode) => inode.kind === 'file')
+    .map((inode) => layoutFromPersisted(inode, blockSize, refcounts))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,81 @@
+/**
+ * The result model of a replay or an inspected image: what renderers (text,
+ * JSON) read. Nothing here knows how it is printed. JSON output follows
+ * docs/json-output.md; schemaVersion changes when a field changes meaning.
+ */
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+/** FIEMAP-style flag names used in layouts. */
+export type ExtentFlagName = 'unwritten' | 'delalloc' | 'shared' | 'inline' | 'encoded' | 'last';
+
+/** One extent of a file layout, in filesystem blocks (holes are the gaps). */
+export interface ExtentRecord {
+  logical: number;
+  /** Physical block; 0 for delalloc and inline extents, as FIEMAP reports them. */
+  physical: number;
+  length: number;
+  flags: ExtentFlagName[];
+}
+
+export interface FileLayout {
+  path: string;
+  ino: number;
+  size: number;
+  /** Blocks allocated to the file (st_blocks in filesystem blocks), past EOF included. */
+  allocatedBlocks: number;
+  extents: ExtentRecord[];
+}
+
+/** An op that failed with an errno during replay (the replay goes on, as the kernel's caller would). */
+export interface OpErrorRecord {
+  /** "trace.xio:12" */
+  at: string;
+  op: string;
+  path?: string;
+  errno: string;
+  message: string;
+}
+
+export interface ReplayStats {
+  ops: Record<string, number>;
+  opsTotal: number;
+  opsFailed: number;
+  bytesWritten: number;
+  bytesRead: number;
+  /** Bytes written to the simulated device (data writeback + direct I/O + zeroing). */
+  deviceBytesWritten: number;
+  deviceBytesRead: number;
+  files: number;
+  extents: number;
+  /** Blocks in use on the device by file data. */
+  blocksAllocated: number;
+  blocksFree: number;
+  /** Simulator speed (wall clock): not part of the deterministic result; omitted with --deterministic. */
+  replaySeconds?: number;
+  opsPerSecond?: number;
+}
+
+export interface SnapshotRecord {
+  label: string;
+  /** `snapshot`: an @snapshot directive (FIEMAP without sync); `fiemap`: xfs_io fiemap on an open file (with FIEMAP_FLAG_SYNC). */
+  source: 'snapshot' | 'fiemap';
+  at: string;
+  files: FileLayout[];
+}
+
+export interface ReplayResult {
+  schemaVersion: number;
+  tool: string;
+  trace: string;
+  policy: string;
+  blockSize: number;
+  deviceSize: number;
+  seed: number;
+  files: FileLayout[];
+  dirs: string[];
+  snapshots: SnapshotRecord[];
+  errors: OpErrorRecord[];
+  stats: ReplayStats;
+  image?: string;
+}

@@ -1,0 +1,304 @@
+/**
+ * Text renderers: pure functions from the result model to strings. File
+ * layouts are printed the way `filefrag -v` (e2fsprogs 1.47, misc/filefrag.c
+ * print_extent_info) prints FIEMAP output, so a simulated layout can be put
+ * next to a real one line by line. Nothing here writes to a stream.
+ */
+import type { ExtentFlagName, ExtentRecord, FileLayout, OpErrorRecord, ReplayResult, ReplayStats } from './model.js';
+import type { ImageSummaryView, VerifyView } from './layout.js';
+import { assert } from '../util/assert.js';
+
+/** Colouring hooks; the CLI passes chalk-backed ones, everything defaults to plain text. */
+export interface TextStyle {
+  label(text: string): string;
+  good(text: string): string;
+  bad(text: string): string;
+  dim(text: string): string;
+}
+
+export const plainStyle: TextStyle = {
+  label: (text) => text,
+  good: (text) => text,
+  bad: (text) => text,
+  dim: (text) => text,
+};
+
+export interface FileLayoutTextOptions {
+  /** Policy name, for the "Filesystem type is:" line (statfs f_type of the real filesystem). */
+  policy?: string;
+  /** Print the "Filesystem type is:" line (filefrag prints it once per device). Default true. */
+  filesystemHeader?: boolean;
+  /** Device size in blocks: widens the physical columns as filefrag does for huge devices. */
+  deviceBlocks?: number;
+}
+
+/** Errors listed in text output before "... and N more" (the JSON keeps all of them). */
+export const TEXT_ERRORS_MAX = 20;
+
+const FILEFRAG_LOGICAL_WIDTH_MIN = 8;
+const FILEFRAG_PHYSICAL_WIDTH_MIN = 10;
+
+/** statfs(2) f_type of each policy's real filesystem, as filefrag prints it (hex, no 0x). */
+const FILESYSTEM_MAGIC: Readonly<Record<string, string>> = {
+  ext4: 'ef53',
+  xfs: '58465342',
+  btrfs: '9123683e',
+};
+
+/** filefrag's flag words for each model flag, in filefrag's print order. */
+const FILEFRAG_FLAG_WORDS: readonly (readonly [ExtentFlagName, string])[] = [
+  ['last', 'last'],
+  ['delalloc', 'unknown_loc,delalloc'],
+  ['encoded', 'encoded'],
+  ['inline', 'not_aligned,inline'],
+  ['unwritten', 'unwritten'],
+  ['shared', 'shared'],
+];
+
+/** ulong_log10 of filefrag: the number of decimal digits minus one (0 for 0..9). */
+function log10Floor(value: number): number {
+  let digits = 0;
+  let rest = Math.floor(value / 10);
+  while (rest > 0) {
+    digits++;
+    rest = Math.floor(rest / 10);
+  }
+  return digits;
+}
+
+function padLeft(value: number | string, width: number): string {
+  return String(value).padStart(width, ' ');
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/** The `filefrag -v` column header for the given column widths. */
+function filefragHeader(logicalWidth: number, physicalWidth: number): string {
+  const logical = padLeft('logical_offset:', logicalWidth * 2 + 3);
+  const physical = padLeft('physical_offset:', physicalWidth * 2 + 3);
+  const expected = padLeft('expected:', physicalWidth + 1);
+  return ` ext: ${logical} ${physical} length: ${expected} flags:`;
+}
+
+/** One `filefrag -v` row (print_extent_info): blocks, or bytes for inline extents as filefrag does. */
+function filefragRow(
+  index: number,
+  extent: ExtentRecord,
+  expectedBlock: number,
+  atEof: boolean,
+  blockSize: number,
+  widths: { logical: number; physical: number },
+): string {
+  const inline = extent.flags.includes('inline');
+  const unit = inline ? blockSize : 1;
+  const logicalStart = extent.logical * unit;
+  const lastOffset = extent.length * unit - 1;
+  const unknownLocation = extent.flags.includes('delalloc');
+  // filefrag shows an extent with no location (delalloc) as 0..0 with length 0.
+  const physicalStart = unknownLocation ? 0 : extent.physical * unit;
+  const physicalEnd = unknownLocation ? 0 : physicalStart + lastOffset;
+  const lengthShown = unknownLocation ? 0 : extent.length * unit;
+  let flags = expectedBlock !== 0 ? `${padLeft(expectedBlock, widths.physical)}: ` : ' '.repeat(widths.physical + 2);
+  for (const [name, words] of FILEFRAG_FLAG_WORDS) {
+    if (extent.flags.includes(name)) flags += `${words},`;
+  }
+  if (atEof) flags += 'eof,';
+  // filefrag drops the last character unconditionally ("Remove trailing comma").
+  flags = flags.slice(0, -1);
+  return (
+    `${padLeft(index, 4)}: ${padLeft(logicalStart, widths.logical)}..${padLeft(logicalStart + lastOffset, widths.logical)}: ` +
+    `${padLeft(physicalStart, widths.physical)}..${padLeft(physicalEnd, widths.physical)}: ${padLeft(lengthShown, 6)}: ${flags}`
+  );
+}
+
+/**
+ * Renders one file's layout exactly as `filefrag -v FILE` prints it: the
+ * "File size of" line, the extent table with the `expected` column where an
+ * extent does not continue the previous one physically, flags such as
+ * `unwritten,last,eof`, and "FILE: N extents found", where N counts physical
+ * discontinuities the way filefrag_fiemap does. Every line ends in "\n". O(extents).
+ */
+export function renderFileLayout(file: FileLayout, blockSize: number, options: FileLayoutTextOptions = {}): string {
+  assert(blockSize > 0, 'block size must be positive', { blockSize });
+  const lines: string[] = [];
+  if (options.filesystemHeader ?? true) {
+    const policy = options.policy ?? 'ext4';
+    lines.push(`Filesystem type is: ${FILESYSTEM_MAGIC[policy] ?? policy}`);
+  }
+  const fileBlocks = Math.ceil(file.size / blockSize);
+  lines.push(`File size of ${file.path} is ${file.size} (${fileBlocks} block${fileBlocks === 1 ? '' : 's'} of ${blockSize} bytes)`);
+  const widths = {
+    logical: Math.max(FILEFRAG_LOGICAL_WIDTH_MIN, log10Floor(fileBlocks)),
+    physical: Math.max(FILEFRAG_PHYSICAL_WIDTH_MIN, log10Floor(options.deviceBlocks ?? 0)),
+  };
+  if (file.extents.length > 0) lines.push(filefragHeader(widths.logical, widths.physical));
+  let fragments = 0;
+  let previous: ExtentRecord = { logical: 0, physical: 0, length: 0, flags: [] };
+  file.extents.forEach((extent, index) => {
+    // filefrag_fiemap: a new fragment unless the extent continues the previous one
+    // either at the same logical distance or right after it (skipping a hole).
+    const expectedDense = previous.physical + previous.length;
+    let expected = previous.physical + extent.logical - previous.logical;
+    if (extent.logical !== 0 && extent.physical !== expected && extent.physical !== expectedDense) {
+      fragments++;
+    } else {
+      expected = 0;
+      if (fragments === 0) fragments = 1;
+    }
+    const atEof = (extent.logical + extent.length) * blockSize >= file.size;
+    lines.push(filefragRow(index, extent, expected, atEof, blockSize, widths));
+    previous = extent;
+  });
+  lines.push(`${file.path}: ${fragments === 1 ? '1 extent' : `${fragments} extents`} found`);
+  return lines.map((line) => `${line}\n`).join('');
+}
+
+/** Renders several layouts like `filefrag -v a b c`: the filesystem line once, then each file. */
+export function renderFileLayouts(files: readonly FileLayout[], blockSize: number, options: FileLayoutTextOptions = {}): string {
+  return files
+    .map((file, index) => renderFileLayout(file, blockSize, { ...options, filesystemHeader: index === 0 && (options.filesystemHeader ?? true) }))
+    .join('');
+}
+
+/** "4194304 bytes (4.0 MiB)": exact bytes, then a binary-unit rounding for the eye. */
+export function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  if (bytes < 1024) return `${bytes} bytes`;
+  let value = bytes;
+  let unitIndex = -1;
+  while (value >= 1024 && unitIndex < units.length - 1) {
+    value /= 1024;
+    unitIndex++;
+  }
+  return `${bytes} bytes (${value.toFixed(1)} ${units[unitIndex]})`;
+}
+
+function labelled(style: TextStyle, label: string, value: string): string {
+  return `${style.label(`${label}:`.padEnd(9))}${value}\n`;
+}
+
+function renderOpsLine(stats: ReplayStats): string {
+  const kinds = Object.keys(stats.ops).sort();
+  const byKind = kinds.map((kind) => `${kind} ${stats.ops[kind]}`).join(', ');
+  const failed = stats.opsFailed > 0 ? `, ${stats.opsFailed} failed` : '';
+  return `${stats.opsTotal}${byKind ? ` (${byKind})` : ''}${failed}`;
+}
+
+/** "trace.xio:12: fallocate a: Operation not supported (EOPNOTSUPP)". */
+export function renderOpError(error: OpErrorRecord): string {
+  const target = error.path === undefined ? error.op : `${error.op} ${error.path}`;
+  return `${error.at}: ${target}: ${error.message} (${error.errno})`;
+}
+
+function renderErrors(errors: readonly OpErrorRecord[], style: TextStyle): string {
+  if (errors.length === 0) return labelled(style, 'errors', 'none');
+  let text = labelled(style, 'errors', style.bad(`${errors.length} op${errors.length === 1 ? '' : 's'} failed`));
+  for (const error of errors.slice(0, TEXT_ERRORS_MAX)) text += `  ${renderOpError(error)}\n`;
+  if (errors.length > TEXT_ERRORS_MAX) text += style.dim(`  ... and ${errors.length - TEXT_ERRORS_MAX} more (all are in --json output)\n`);
+  return text;
+}
+
+/** The totals block of a replay: trace, policy, seed, op counts, bytes, space, errors, speed, image. */
+export function renderReplayTotals(result: ReplayResult, style: TextStyle = plainStyle): string {
+  const stats = result.stats;
+  let text = labelled(style, 'trace', result.trace);
+  text += labelled(style, 'policy', `${result.policy}, block size ${result.blockSize}, device ${formatBytes(result.deviceSize)}`);
+  text += labelled(style, 'seed', `${result.seed} (rerun with --seed ${result.seed})`);
+  text += labelled(style, 'ops', renderOpsLine(stats));
+  text += labelled(style, 'data', `written ${formatBytes(stats.bytesWritten)}, read ${formatBytes(stats.bytesRead)}`);
+  text += labelled(style, 'device', `written ${formatBytes(stats.deviceBytesWritten)}, read ${formatBytes(stats.deviceBytesRead)}`);
+  text += labelled(style, 'files', `${plural(stats.files, 'file')}, ${plural(result.dirs.length, 'dir')}, ${plural(stats.extents, 'extent')}`);
+  text += labelled(style, 'blocks', `${stats.blocksAllocated} allocated, ${stats.blocksFree} free`);
+  text += renderErrors(result.errors, style);
+  if (stats.opsPerSecond !== undefined && stats.replaySeconds !== undefined) {
+    text += labelled(style, 'speed', `${Math.round(stats.opsPerSecond)} ops/s (${stats.replaySeconds.toFixed(3)} s wall clock)`);
+  }
+  if (result.image !== undefined) text += labelled(style, 'image', result.image);
+  return text;
+}
+
+/**
+ * The text report of a replay: every snapshot's layouts (when the trace took
+ * any), the final layouts in `filefrag -v` style, then the totals.
+ */
+export function renderReplaySummary(result: ReplayResult, style: TextStyle = plainStyle): string {
+  const options: FileLayoutTextOptions = { policy: result.policy, deviceBlocks: Math.floor(result.deviceSize / result.blockSize) };
+  let text = '';
+  for (const snapshot of result.snapshots) {
+    text += style.dim(`--- snapshot ${snapshot.label} (at ${snapshot.at}) ---`) + '\n';
+    text += renderFileLayouts(snapshot.files, result.blockSize, options);
+    text += '\n';
+  }
+  if (result.snapshots.length > 0) text += style.dim('--- final layout ---') + '\n';
+  if (result.files.length > 0) text += renderFileLayouts(result.files, result.blockSize, options) + '\n';
+  return text + renderReplayTotals(result, style);
+}
+
+/** One line for --quiet: ops, files, extents, errors, seed and image. */
+export function renderReplayOneLine(result: ReplayResult): string {
+  const stats = result.stats;
+  const image = result.image === undefined ? 'no image' : `image ${result.image}`;
+  return (
+    `${result.trace}: ${plural(stats.opsTotal, 'op')} on ${result.policy}, ${plural(stats.files, 'file')}, ` +
+    `${plural(stats.extents, 'extent')}, ${plural(result.errors.length, 'error')}, seed ${result.seed}, ${image}\n`
+  );
+}
+
+function renderPolicyParams(params: Record<string, string | number | boolean>): string {
+  const keys = Object.keys(params).sort();
+  return keys.length === 0 ? '' : ` (${keys.map((key) => `${key}=${String(params[key])}`).join(', ')})`;
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0.0%' : `${((part * 100) / whole).toFixed(1)}%`;
+}
+
+/** The superblock and free-space part of `inspect`. */
+export function renderImageSummary(summary: ImageSummaryView, style: TextStyle = plainStyle, imagePath?: string): string {
+  let text = imagePath === undefined ? '' : labelled(style, 'image', `${imagePath} (format version ${summary.formatVersion}, generation ${summary.generation})`);
+  text += labelled(style, 'policy', `${summary.policy}${renderPolicyParams(summary.policyParams)}`);
+  text += labelled(style, 'device', `${formatBytes(summary.deviceSize)}, ${summary.deviceBlocks} blocks of ${summary.blockSize} bytes`);
+  text += labelled(style, 'trace', `${summary.trace} (${plural(summary.opsApplied, 'op')} applied)`);
+  text += labelled(style, 'seed', String(summary.seed));
+  text += labelled(style, 'files', `${plural(summary.files, 'file')}, ${plural(summary.dirs, 'dir')}, ${plural(summary.extents, 'extent')}`);
+  text += labelled(
+    style,
+    'blocks',
+    `${summary.blocksUsed} used, ${summary.blocksReserved} reserved, ${summary.blocksFree} free (${percent(summary.blocksFree, summary.deviceBlocks)})`,
+  );
+  text += labelled(style, 'free', `${plural(summary.freeExtents, 'free extent')}, largest ${plural(summary.largestFreeExtent, 'block')}`);
+  return text;
+}
+
+/** The verify part of `inspect --verify`: OK, or every mismatching range (bounded like errors). */
+export function renderVerify(verify: VerifyView, style: TextStyle = plainStyle): string {
+  const checked = `${plural(verify.files, 'file')}, ${formatBytes(verify.bytesChecked)} checked`;
+  if (verify.ok) return labelled(style, 'verify', `${style.good('OK')}, ${checked}`);
+  let text = labelled(style, 'verify', `${style.bad(`FAILED: ${plural(verify.mismatches.length, 'mismatch')}`)}, ${checked}`);
+  for (const mismatch of verify.mismatches.slice(0, TEXT_ERRORS_MAX)) {
+    const last = mismatch.offset + mismatch.length - 1;
+    text += `  ${mismatch.path}: bytes ${mismatch.offset}..${last} (${mismatch.length} bytes): ${mismatch.reason}\n`;
+  }
+  if (verify.mismatches.length > TEXT_ERRORS_MAX) {
+    text += style.dim(`  ... and ${verify.mismatches.length - TEXT_ERRORS_MAX} more (all are in --json output)\n`);
+  }
+  return text;
+}
+
+/** The whole `inspect` report: summary, per-file layouts in `filefrag -v` style, then the verify result. */
+export function renderInspect(
+  summary: ImageSummaryView,
+  files: readonly FileLayout[],
+  verify?: VerifyView,
+  style: TextStyle = plainStyle,
+  imagePath?: string,
+): string {
+  let text = renderImageSummary(summary, style, imagePath);
+  if (files.length > 0) {
+    text += '\n' + renderFileLayouts(files, summary.blockSize, { policy: summary.policy, deviceBlocks: summary.deviceBlocks });
+  }
+  if (verify !== undefined) text += '\n' + renderVerify(verify, style);
+  return text;
+}

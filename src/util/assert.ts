@@ -1,0 +1,26 @@
+/**
+ * Assertions are part of the design (TigerBeetle style): they are never
+ * compiled out, and a failure is a bug in iomapsim, not a user error.
+ */
+export class InvariantError extends Error {
+  constructor(
+    message: string,
+    readonly context?: unknown,
+  ) {
+    super(context === undefined ? message : `${message} ${safeJson(context)}`);
+    this.name = 'InvariantError';
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Throws InvariantError when `condition` is false. */
+export function assert(condition: unknown, message: string, context?: unknown): asserts condition {
+  if (!condition) throw new InvariantError(message, context);
+}

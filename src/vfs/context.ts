@@ -1,0 +1,35 @@
+/**
+ * FsContext: what the iomap core and a policy share during one run: the
+ * device, free space, block size and the counters the report reads.
+ */
+import type { FreeSpace } from '../alloc/freespace.js';
+import type { BlockDevice } from '../device/blockdev.js';
+import type { Prng } from '../util/prng.js';
+
+/** Counters of what reached the device and the page cache. */
+export class EngineStats {
+  deviceBytesWritten = 0;
+  deviceBytesRead = 0;
+  /** Bytes of zeroes written to the device for sub-block zeroing. */
+  deviceZeroBytes = 0;
+  pageCacheHits = 0;
+  pageCacheMisses = 0;
+  writebackIoends = 0;
+  blocksAllocated = 0;
+  blocksFreed = 0;
+  unwrittenConversions = 0;
+  dioFallbackBytes = 0;
+}
+
+export interface FsContext {
+  readonly blockSize: number;
+  readonly blockShift: number;
+  readonly device: BlockDevice;
+  readonly freeSpace: FreeSpace;
+  readonly stats: EngineStats;
+  readonly prng: Prng;
+}
+
+export function blockShiftOf(blockSize: number): number {
+  return Math.log2(blockSize) | 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * The in-memory inode: size, forks, page cache and expected content. What a
+ * policy keeps privately rides in `fsPrivate` (like an fs's inode container).
+ */
+import { ExtentMap, type ExtentLimits } from '../extent/extentmap.js';
+import { InodePages } from '../pagecache/pagecache.js';
+import { ContentMap } from './content.js';
+
+export type InodeKind = 'file' | 'dir';
+
+export class Inode {
+  /** i_size in bytes (in-memory size). */
+  size = 0;
+  /** i_disksize: the size the on-disk inode records (advances at writeback/DIO completion). */
+  diskSize = 0;
+  /** The data fork. */
+  readonly data: ExtentMap;
+  /** The CoW fork, for policies that have one (XFS). */
+  cow: ExtentMap | undefined;
+  readonly pages: InodePages;
+  readonly content = new ContentMap();
+  /** Open file handles on this inode, and how many of them can write. */
+  openCount = 0;
+  writerCount = 0;
+  /** Hard links from the namespace; an unlinked inode lives until its last close. */
+  nlink = 1;
+  /** Set when fallocate made unwritten space (XFS_DIFLAG_PREALLOC). */
+  preallocFlag = false;
+  /** Policy-private state. */
+  fsPrivate: unknown;
+
+  constructor(
+    readonly ino: number,
+    readonly kind: InodeKind,
+    blockSize: number,
+    limits: ExtentLimits,
+  ) {
+    this.data = new ExtentMap(limits);
+    this.pages = new InodePages(blockSize);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The conformance suite for one policy: replay every corpus case through the
+ * engine and compare with the kernel's truth for the same filesystem.
+ *
+ * Asserted per case (unless the case is a known gap): file set, sizes,
+ * logical layout (hole / data / unwritten / delalloc / inline per block),
+ * shared flags, failing lines and `@snapshot` layouts. Extent counts and
+ * physical placement are reported only (see docs/conformance.md).
+ *
+ * A known gap (known-gaps.json) must still differ: when it starts matching,
+ * its test fails and asks for the entry to be removed, so the list cannot go stale.
+ */
+import { replay } from '../../src/replay/replay.js';
+import { compareCase, loadTruth, type CaseComparison } from '../../src/report/conformance.js';
+import { readXio } from '../../src/trace/xio.js';
+import { listCases, readKnownGaps, truthPath, type CorpusCase } from './corpus.js';
+
+export const BLOCK_SIZE = 4096;
+export const DEVICE_SIZE = 1 << 30;
+/** The reason recorded for the cases that run real programs, until the strace reader lands. */
+export const STRACE_GAP_PREFIX = 'needs strace parser (issue 4)';
+
+/** Replays one xio case with the corpus geometry and compares it with the truth of `policy`. */
+export async function replayAndCompare(policy: string, corpusCase: CorpusCase): Promise<CaseComparison> {
+  const truth = loadTruth(truthPath(policy, corpusCase.name));
+  const outcome = await replay(readXio(corpusCase.xioPath), {
+    policy,
+    blockSize: BLOCK_SIZE,
+    deviceSize: DEVICE_SIZE,
+    seed: 1,
+    traceName: `${corpusCase.name}.xio`,
+    finalSync: true,
+    deterministic: true,
+  });
+  return compareCase(outcome.result, truth);
+}
+
+function describeMismatch(comparison: CaseComparison): string {
+  return [`${comparison.case} differs from the kernel's ${comparison.fs} layout:`, ...comparison.differences].join('\n  ');
+}
+
+/** One line per case: what is reported but not asserted. */
+function reportLine(comparison: CaseComparison): string {
+  const { layout } = comparison;
+  const extents = `extents sim/kernel ${layout.extentCountSim}/${layout.extentCountKernel}`;
+  const physical = layout.physicalExact
+    ? 'physically exact'
+    : `not physically exact: ${layout.physicalDifferences[0] ?? 'the logical layout differs'}`;
+  return `${comparison.case}: ${comparison.matches ? 'match' : 'MISMATCH'}; ${extents}; ${physical}`;
+}
+
+/** Defines the jest tests of one policy (call at the top level of a test file). */
+export function defineConformanceSuite(policy: string): void {
+  const cases = listCases();
+  const gaps = readKnownGaps()[policy] ?? {};
+  const reported: string[] = [];
+
+  describe(`conformance: ${policy} against the kernel`, () => {
+    test('known-gaps.json names only cases of the corpus', () => {
+      const names = new Set(cases.map((corpusCase) => corpusCase.name));
+      expect(Object.keys(gaps).filter((name) => !names.has(name))).toEqual([]);
+    });
+
+    afterAll(() => {
+      if (reported.length > 0) console.info(`${policy} conformance (reported, not asserted):\n${reported.join('\n')}`);
+    });
+
+    for (const corpusCase of cases) {
+      const gap = gaps[corpusCase.name];
+      if (corpusCase.needsStrace) {
+        // Its case.xio runs programs (`!` lines): only its strace capture can be replayed.
+        test(`${corpusCase.name}: known gap until the strace reader exists`, () => {
+          if (gap?.startsWith(STRACE_GAP_PREFIX) !== true) {
+            throw new Error(
+              `${corpusCase.name} runs real programs: list it in test/conformance/known-gaps.json under "${policy}" ` +
+                `as "${STRACE_GAP_PREFIX}: ..." (found: ${JSON.stringify(gap ?? null)})`,
+            );
+          }
+        });
+        continue;
+      }
+      const title = gap === undefined ? 'matches the kernel' : `known gap still differs (${gap})`;
+      test(`${corpusCase.name}: ${title}`, async () => {
+        let comparison: CaseComparison;
+        try {
+          comparison = await replayAndCompare(policy, corpusCase);
+        } catch (error) {
+          // A known gap may be one the engine cannot replay yet; anything else must replay.
+          if (gap === undefined) throw error;
+          reported.push(`${corpusCase.name}: replay failed: ${(error as Error).message.split('\n')[0]}`);
+          return;
+        }
+        reported.push(reportLine(comparison));
+        if (gap === undefined && !comparison.matches) throw new Error(describeMismatch(comparison));
+        if (gap !== undefined && comparison.matches) {
+          throw new Error(
+            `${corpusCase.name} now matches the kernel's ${policy} layout: remove it from test/conformance/known-gaps.json`,
+          );
+        }
+      });
+    }
+  });
+}

@@ -26,8 +26,10 @@ export interface FsHost {
   readonly ctx: FsContext;
   /** filemap_write_and_wait_range over [start, end). */
   writebackRange(inode: Inode, start: number, end: number): void;
-  /** truncate_pagecache_range: drop cached pages over [start, end) (dirty or not). */
+  /** truncate_pagecache_range: drop whole cached pages in [start, end) and zero the range in partial ones. */
   invalidateRange(inode: Inode, start: number, end: number): void;
+  /** invalidate_inode_pages2_range: drop every page overlapping [start, end) (after writeback). */
+  invalidatePages(inode: Inode, start: number, end: number): void;
   /** iomap_zero_range through the policy's buffered ops. */
   zeroRange(inode: Inode, pos: number, length: number): void;
   /** A buffered write through the page cache (the DIO fallback path). */

@@ -96,12 +96,21 @@ function fileDataRuns(meta: ImageMetadata): BlockRun[] {
   return runs;
 }
 
+/** How the device's blocks divide between file data, fs metadata and free space. */
+export interface SpaceUsage {
+  blocksUsed: number;
+  blocksFree: number;
+  freeExtents: number;
+  largestFreeExtent: number;
+}
+
 /**
- * Summarizes `meta` as stored in `image`. blocksFree and the free runs come
- * from the complement of reserved ∪ used, so an inconsistent layout (data in
- * reserved blocks) cannot produce negative free space. O(n log n) in extents.
+ * Space usage of a layout: blocksFree and the free runs come from the
+ * complement of reserved ∪ used, so an inconsistent layout (data in reserved
+ * blocks) cannot produce negative free space; shared blocks count once.
+ * O(n log n) in extents.
  */
-export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSummary {
+export function spaceUsage(meta: ImageMetadata): SpaceUsage {
   const deviceBlocks = Math.floor(meta.deviceSize / meta.blockSize);
   const dataRuns = fileDataRuns(meta);
   let blocksUsed = 0;
@@ -120,6 +129,14 @@ export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSumm
     freeExtents++;
     largestFreeExtent = Math.max(largestFreeExtent, length);
   });
+  return { blocksUsed, blocksFree, freeExtents, largestFreeExtent };
+}
+
+/** Summarizes `meta` as stored in `image`. O(n log n) in extents. */
+export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSummary {
+  const deviceBlocks = Math.floor(meta.deviceSize / meta.blockSize);
+  const { blocksUsed, blocksFree, freeExtents, largestFreeExtent } = spaceUsage(meta);
+  const dataRuns = fileDataRuns(meta);
   let files = 0;
   for (const inode of meta.inodes) if (inode.kind === 'file') files++;
   return {

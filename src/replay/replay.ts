@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { FreeSpace } from '../alloc/freespace.js';
 import { MemDevice } from '../device/blockdev.js';
 import { createPolicy } from '../fs/registry.js';
+import { spaceUsage } from '../image/summary.js';
 import type { ImageMetadata } from '../image/types.js';
 import { RESULT_SCHEMA_VERSION, type OpErrorRecord, type ReplayResult } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
@@ -89,15 +90,13 @@ export function finish(state: ReplayState): void {
 }
 
 /** The result model of a finished run. */
-export function buildResult(state: ReplayState, seconds: number | undefined): ReplayResult {
+export function buildResult(state: ReplayState, seconds: number | undefined, metadata: ImageMetadata = buildMetadata(state)): ReplayResult {
   const { options, ctx, vfs } = state;
   const files = fileLayouts(vfs, ctx.blockSize);
   let extents = 0;
-  let blocksAllocated = 0;
-  for (const file of files) {
-    extents += file.extents.length;
-    for (const extent of file.extents) if (!extent.flags.includes('delalloc')) blocksAllocated += extent.length;
-  }
+  for (const file of files) extents += file.extents.length;
+  // As the image holds it (after unmount): preallocations are memory state, their blocks are free.
+  const space = spaceUsage(metadata);
   const result: ReplayResult = {
     schemaVersion: RESULT_SCHEMA_VERSION,
     tool: TOOL_NAME,
@@ -120,8 +119,8 @@ export function buildResult(state: ReplayState, seconds: number | undefined): Re
       deviceBytesRead: ctx.stats.deviceBytesRead,
       files: files.length,
       extents,
-      blocksAllocated,
-      blocksFree: ctx.freeSpace.freeBlocks,
+      blocksAllocated: space.blocksUsed,
+      blocksFree: space.blocksFree,
     },
   };
   if (seconds !== undefined && !options.deterministic) {
@@ -161,6 +160,7 @@ export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions
   for await (const op of ops) step(state, op);
   finish(state);
   const seconds = (performance.now() - started) / 1000;
-  return { result: buildResult(state, seconds), metadata: buildMetadata(state) };
+  const metadata = buildMetadata(state);
+  return { result: buildResult(state, seconds, metadata), metadata };
 }
 

@@ -24,7 +24,7 @@ const RESULT_KEYS = [
 ] as const;
 const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents'] as const;
 const EXTENT_KEYS = ['logical', 'physical', 'length', 'flags'] as const;
-const SNAPSHOT_KEYS = ['label', 'at', 'files'] as const;
+const SNAPSHOT_KEYS = ['label', 'source', 'at', 'files'] as const;
 const ERROR_KEYS = ['at', 'op', 'path', 'errno', 'message'] as const;
 const STATS_KEYS = [
   'opsTotal', 'opsFailed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',

@@ -100,7 +100,9 @@ function filefragRow(
   const physicalStart = unknownLocation ? 0 : extent.physical * unit;
   const physicalEnd = unknownLocation ? 0 : physicalStart + lastOffset;
   const lengthShown = unknownLocation ? 0 : extent.length * unit;
-  let flags = expectedBlock !== 0 ? `${padLeft(expectedBlock, widths.physical)}: ` : ' '.repeat(widths.physical + 2);
+  // An extent with no location has no meaningful "expected" block: filefrag leaves the column blank.
+  const showExpected = expectedBlock !== 0 && !unknownLocation;
+  let flags = showExpected ? `${padLeft(expectedBlock, widths.physical)}: ` : ' '.repeat(widths.physical + 2);
   for (const [name, words] of FILEFRAG_FLAG_WORDS) {
     if (extent.flags.includes(name)) flags += `${words},`;
   }
@@ -227,7 +229,8 @@ export function renderReplaySummary(result: ReplayResult, style: TextStyle = pla
   const options: FileLayoutTextOptions = { policy: result.policy, deviceBlocks: Math.floor(result.deviceSize / result.blockSize) };
   let text = '';
   for (const snapshot of result.snapshots) {
-    text += style.dim(`--- snapshot ${snapshot.label} (at ${snapshot.at}) ---`) + '\n';
+    const title = snapshot.source === 'snapshot' ? `snapshot ${snapshot.label}` : snapshot.label;
+    text += style.dim(`--- ${title} (at ${snapshot.at}) ---`) + '\n';
     text += renderFileLayouts(snapshot.files, result.blockSize, options);
     text += '\n';
   }

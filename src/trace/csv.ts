@@ -280,7 +280,7 @@ export class CsvTraceBuilder {
 
   constructor(readonly file: string) {}
 
-  /** Consumes one record (its last physical line is `line`); returns the ops it produces. */
+  /** Consumes one record (`line`: its first physical line); returns the ops it produces. */
   record(fields: string[], line: number): TraceOp[] {
     this.lastLine = line;
     if (!this.headerSeen) {
@@ -335,6 +335,9 @@ export class CsvTraceBuilder {
         throw new TraceError({ ...src, column: FIELD_TIME + 1 }, `bad time_us '${text}' (expected microseconds since the trace start, e.g. 1500)`);
       }
       value = value * 10 + digit;
+    }
+    if (!Number.isSafeInteger(value)) {
+      throw new TraceError({ ...src, column: FIELD_TIME + 1 }, `time_us '${text}' is too large (expected at most ${Number.MAX_SAFE_INTEGER})`);
     }
     return value;
   }
@@ -456,8 +459,10 @@ function checkFlags(row: CsvRow, allowed: readonly string[]): void {
   }
 }
 
+const optionalFields: readonly number[] = [FIELD_OFFSET, FIELD_LENGTH, FIELD_ARG];
+
 function checkUnusedFields(row: CsvRow, used: readonly number[]): void {
-  for (const index of [FIELD_OFFSET, FIELD_LENGTH, FIELD_ARG]) {
+  for (const index of optionalFields) {
     if (row.field(index) !== '' && !used.includes(index)) {
       row.fail(index, `${row.field(FIELD_OP)} takes no ${csvColumns[index]} (expected an empty field)`);
     }
@@ -491,15 +496,14 @@ export class CsvRecordSplitter {
   /** Feeds one physical line; returns the fields of the record it completes, or null (comment, blank, open quote). */
   feed(text: string, line: number): string[] | null {
     if (this.pendingText !== null) return this.continueQuoted(text);
+    const start = skipCsvBlanks(text, 0);
+    if (start === text.length || text.charCodeAt(start) === 35) return null; // blank, or a '#' comment
     if (text.indexOf('"') < 0) {
-      const trimmed = text.trim();
-      if (trimmed === '' || trimmed.charCodeAt(0) === 35) return null; // blank, or a '#' comment
       this.recordLine = line;
       const fields = text.split(',');
-      for (let index = 0; index < fields.length; index++) fields[index] = fields[index]!.trim();
+      for (let index = 0; index < fields.length; index++) fields[index] = trimCsvField(fields[index]!);
       return fields;
     }
-    if (text.trimStart().charCodeAt(0) === 35) return null;
     this.pendingLine = line;
     this.pendingText = '';
     return this.continueQuoted(text);
@@ -543,9 +547,27 @@ export class CsvRecordSplitter {
         `bad CSV: ${reason} (expected RFC 4180 quoting: "a ""quoted"" field")`,
       );
     }
-    assert(records.length <= 1, 'one CSV record expected per balanced line group', { line: this.recordLine });
+    if (records.length > 1) {
+      throw new TraceError({ file: this.file, line: this.recordLine }, `bad CSV: ${records.length} records where one was expected (expected balanced quotes)`);
+    }
     return records.length === 0 ? null : records[0]!;
   }
+}
+
+/** Index of the first character at or after `from` that csv-parse's ltrim keeps (it skips space, tab, CR, LF, FF). */
+function skipCsvBlanks(text: string, from: number): number {
+  let index = from;
+  for (; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code !== 32 && code !== 9 && code !== 13 && code !== 10 && code !== 12) break;
+  }
+  return index;
+}
+
+/** csv-parse's `trim` on an unquoted field: its ltrim character set on the left, String#trimEnd on the right. */
+function trimCsvField(field: string): string {
+  const start = skipCsvBlanks(field, 0);
+  return (start === 0 ? field : field.slice(start)).trimEnd();
 }
 
 /**
@@ -671,10 +693,14 @@ function formatFillByte(value: number): string {
   return '0x' + value.toString(16).padStart(2, '0');
 }
 
-/** RFC 4180 quoting when a field would not read back as itself (we trim and treat a leading '#' as a comment). */
+/**
+ * RFC 4180 quoting when a field would not read back as itself: separators,
+ * quotes, line breaks, and blanks at either end (the reader trims). A '#'
+ * needs none: rows start with time_us or a comma, so no row reads as a comment.
+ */
 function quoteCsvField(field: string): string {
   if (field === '') return field;
-  let needsQuotes = field.charCodeAt(0) <= 32 || field.charCodeAt(field.length - 1) <= 32 || field[0] === '#';
+  let needsQuotes = /^\s|\s$/.test(field);
   for (let index = 0; index < field.length && !needsQuotes; index++) {
     const code = field.charCodeAt(index);
     needsQuotes = code === 44 || code === 34 || code === 10 || code === 13;

@@ -245,10 +245,10 @@ export class Vfs implements FsHost {
       const page = inode.pages.get(index)!;
       const inEofMask = (1 << Math.ceil(Math.min(PAGE_SIZE, inode.size - pageStart) / this.ctx.blockSize)) - 1;
       if ((page.dirty & inEofMask) !== inEofMask) iomapPageMkwrite(this.ctx, inode, index, this.policy.bufferedOps);
+      // Stores past EOF are never observable: writeback and pagecache_isize_extended zero them.
       const from = Math.max(offset, pageStart);
-      const to = Math.min(end, pageStart + PAGE_SIZE);
-      const bytes = page.data.subarray(from - pageStart, to - pageStart);
-      copyFromSource(bytes, source, from);
+      const to = Math.min(end, pageStart + PAGE_SIZE, inode.size);
+      if (to > from) copyFromSource(page.data.subarray(from - pageStart, to - pageStart), source, from);
     }
     this.recordContent(inode, offset, Math.max(0, Math.min(end, inode.size) - offset), source);
   }
@@ -359,7 +359,7 @@ export class Vfs implements FsHost {
   private readonly dioHost = {
     flushAndInvalidate: (inode: Inode, start: number, end: number) => {
       this.writebackRange(inode, start, end);
-      this.invalidateRange(inode, start, end);
+      this.invalidatePages(inode, start, end);
     },
   };
 
@@ -368,16 +368,27 @@ export class Vfs implements FsHost {
     if (inode.pages.dirtyCount === 0) this.dirtyInodes.delete(inode);
   }
 
+  /** truncate_pagecache_range: whole pages in [start, end) go; partial pages keep their other bytes and have the range zeroed. */
   invalidateRange(inode: Inode, start: number, end: number): void {
-    const firstIndex = Math.ceil(start / PAGE_SIZE);
-    const endIndex = end >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.floor(end / PAGE_SIZE);
-    // Whole pages go; a partial page at either edge keeps its bytes (zeroing is the caller's job).
-    if (endIndex > firstIndex) inode.pages.drop(firstIndex, endIndex);
-    const partialStart = Math.floor(start / PAGE_SIZE);
-    if (start % PAGE_SIZE !== 0 && start >= inode.size) {
-      const page = inode.pages.get(partialStart);
-      if (page) page.data.fill(0, start - partialStart * PAGE_SIZE);
+    const stop = Math.min(end, Number.MAX_SAFE_INTEGER);
+    if (stop <= start) return;
+    const firstWhole = Math.ceil(start / PAGE_SIZE);
+    const endWhole = stop >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.floor(stop / PAGE_SIZE);
+    if (endWhole > firstWhole) inode.pages.drop(firstWhole, endWhole);
+    // The pages at either edge that were not dropped whole have the range zeroed in place.
+    for (const index of new Set([Math.floor(start / PAGE_SIZE), Math.floor(Math.max(start, stop - 1) / PAGE_SIZE)])) {
+      const page = inode.pages.get(index);
+      if (!page) continue;
+      const pageStart = index * PAGE_SIZE;
+      page.data.fill(0, Math.max(0, start - pageStart), Math.min(PAGE_SIZE, stop - pageStart));
     }
+    if (inode.pages.dirtyCount === 0) this.dirtyInodes.delete(inode);
+  }
+
+  /** invalidate_inode_pages2_range: every page overlapping [start, end) goes (callers wrote them back first). */
+  invalidatePages(inode: Inode, start: number, end: number): void {
+    const endIndex = end >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(end / PAGE_SIZE);
+    inode.pages.drop(Math.floor(start / PAGE_SIZE), endIndex);
     if (inode.pages.dirtyCount === 0) this.dirtyInodes.delete(inode);
   }
 

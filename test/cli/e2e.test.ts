@@ -5,11 +5,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { seedFromTraceName } from '../../src/cli/options.js';
 import type { ExtentRecord, FileLayout, ReplayResult } from '../../src/report/model.js';
-import { capture, tempDir } from './fake.js';
+import { capture, removeTempDirs, tempDir } from './fake.js';
+
+afterAll(removeTempDirs);
 
 const DEMO_TRACE = path.resolve('traces/demo.xio');
 

@@ -16,8 +16,18 @@ export interface Captured {
   io: { stdout: (text: string) => void; stderr: (text: string) => void; cwd: string; env: Record<string, string | undefined>; isTTY?: boolean };
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed by removeTempDirs(). */
 export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'iomapsim-cli-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomapsim-cli-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir() made (call from afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 export function capture(cwd: string, env: Record<string, string | undefined> = {}, isTTY = false): Captured {

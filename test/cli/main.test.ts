@@ -4,12 +4,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { seedFromTraceName } from '../../src/cli/options.js';
 import { InvariantError } from '../../src/util/assert.js';
 import { DeviceFullError, ImageError, TraceError } from '../../src/util/errors.js';
-import { capture, fakeEngine, tempDir } from './fake.js';
+import { capture, fakeEngine, removeTempDirs, tempDir } from './fake.js';
+
+afterAll(removeTempDirs);
 
 const ESC = '\u001b[';
 

@@ -89,6 +89,18 @@ describe('renderFileLayout matches filefrag -v', () => {
     expect(renderFileLayout(layout, 4096)).toBe(joined(expected));
   });
 
+  test('several delalloc extents: no expected column, but each counts as a fragment', () => {
+    const layout = file('d', 3146528, [
+      { logical: 0, physical: 0, length: 4, flags: ['delalloc'] },
+      { logical: 256, physical: 0, length: 8, flags: ['delalloc'] },
+      { logical: 768, physical: 0, length: 1, flags: ['delalloc', 'last'] },
+    ]);
+    const rows = renderFileLayout(layout, 4096, { filesystemHeader: false }).split('\n');
+    expect(rows[3]).toBe('   1:      256..     263:          0..         0:      0:             unknown_loc,delalloc');
+    expect(rows[4]).toBe('   2:      768..     768:          0..         0:      0:             last,unknown_loc,delalloc,eof');
+    expect(rows[5]).toBe('d: 3 extents found');
+  });
+
   test('ext4 frag.bin in 1024-byte blocks (filefrag -k -v)', () => {
     const layout = file('/mnt/iom_ext4/layout/frag.bin', 4202496, [
       { logical: 0, physical: 157696, length: 64, flags: [] },
@@ -256,13 +268,15 @@ describe('renderReplaySummary', () => {
   });
 
   test('snapshots come first, each with its label, then the final layout', () => {
-    const snapshot = { label: 'before-sync', at: 'demo.xio:7', files: [ext4FragLayout('snap.bin')] };
+    const snapshot = { label: 'before-sync', source: 'snapshot' as const, at: 'demo.xio:7', files: [ext4FragLayout('snap.bin')] };
     const text = renderReplaySummary(sampleResult({ snapshots: [snapshot] }));
     const snapAt = text.indexOf('--- snapshot before-sync (at demo.xio:7) ---');
     const finalAt = text.indexOf('--- final layout ---');
     expect(snapAt).toBeGreaterThanOrEqual(0);
     expect(finalAt).toBeGreaterThan(text.indexOf('snap.bin: 3 extents found'));
     expect(text.indexOf('frag.bin: 3 extents found')).toBeGreaterThan(finalAt);
+    const fiemap = { label: 'fiemap f.bin', source: 'fiemap' as const, at: 'demo.xio:9', files: [ext4FragLayout('f.bin')] };
+    expect(renderReplaySummary(sampleResult({ snapshots: [fiemap] }))).toContain('--- fiemap f.bin (at demo.xio:9) ---\n');
   });
 
   test('style hooks are applied (colour is the CLI\'s choice)', () => {

@@ -216,7 +216,7 @@ describe('CSV errors name file:line:field and what was expected', () => {
 
 describe('CsvRecordSplitter', () => {
   test('property: lines without quotes split exactly as csv-parse splits them (fixed seed)', () => {
-    const unit = fc.constantFrom('a', 'b', '0', ',', ' ', '\t', '#', '|', '@', '\u00a0', 'é');
+    const unit = fc.constantFrom('a', 'b', '0', ',', ' ', '\t', '\f', '#', '|', '@', '\u00a0', '\u2003', 'é');
     fc.assert(
       fc.property(fc.string({ unit, maxLength: 24 }), (line) => {
         const splitter = new CsvRecordSplitter('t.csv');
@@ -343,7 +343,7 @@ describe('formatCsvOp / readCsv round trip', () => {
   });
 
   test('property: random ops of every kind survive format + parse (fixed seed)', async () => {
-    const pathUnit = fc.constantFrom('a', 'b', 'Z', '/', '.', ',', '"', ' ', '#', '@', '\n', 'é', '-', '_', '0');
+    const pathUnit = fc.constantFrom('a', 'b', 'Z', '/', '.', ',', '"', ' ', '\u00a0', '\t', '#', '@', '\n', 'é', '-', '_', '0');
     const path = fc.string({ unit: pathUnit, minLength: 1, maxLength: 12 });
     const fd = fc.integer({ min: 0, max: 2_000_000 });
     const bytes = fc.integer({ min: 0, max: 2 ** 50 });

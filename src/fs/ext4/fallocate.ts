@@ -99,8 +99,8 @@ function zeroRange(policy: Ext4Policy, host: FsHost, inode: Inode, pos: number, 
   const firstWhole = Math.ceil(pos / blockSize);
   const endWhole = Math.floor(end / blockSize);
   host.writebackRange(inode, pos, end);
-  host.invalidateRange(inode, firstWhole * blockSize, endWhole * blockSize);
   if (endWhole > firstWhole) {
+    host.invalidateRange(inode, firstWhole * blockSize, endWhole * blockSize);
     for (const piece of inode.data.extentsIn(firstWhole, endWhole)) {
       if (piece.state === ExtentState.Written) inode.data.setState(piece.startBlock, piece.blockCount, ExtentState.Unwritten);
     }
@@ -124,8 +124,9 @@ function collapseRange(policy: Ext4Policy, host: FsHost, inode: Inode, pos: numb
   const blockSize = policy.ctx.blockSize;
   if (pos % blockSize !== 0 || length % blockSize !== 0) throw new ErrnoError(Errno.EINVAL, 'collapse range not block aligned');
   if (pos + length >= inode.size) throw new ErrnoError(Errno.EINVAL, 'collapse range reaches EOF');
+  // filemap_write_and_wait_range + truncate_pagecache(round_down(pos, PAGE_SIZE)): the whole page goes.
   host.writebackRange(inode, pos, Number.MAX_SAFE_INTEGER);
-  host.invalidateRange(inode, pos, Number.MAX_SAFE_INTEGER);
+  host.invalidatePages(inode, pos, Number.MAX_SAFE_INTEGER);
   policy.discardInodePreallocations(inode);
   const first = pos / blockSize;
   const count = length / blockSize;
@@ -142,8 +143,9 @@ function insertRange(policy: Ext4Policy, host: FsHost, inode: Inode, pos: number
   if (pos % blockSize !== 0 || length % blockSize !== 0) throw new ErrnoError(Errno.EINVAL, 'insert range not block aligned');
   if (pos >= inode.size) throw new ErrnoError(Errno.EINVAL, 'insert range at or past EOF');
   if (inode.size + length > policy.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'insert range');
+  // filemap_write_and_wait_range + truncate_pagecache(round_down(pos, PAGE_SIZE)): the whole page goes.
   host.writebackRange(inode, pos, Number.MAX_SAFE_INTEGER);
-  host.invalidateRange(inode, pos, Number.MAX_SAFE_INTEGER);
+  host.invalidatePages(inode, pos, Number.MAX_SAFE_INTEGER);
   policy.discardInodePreallocations(inode);
   inode.data.shift(pos / blockSize, length / blockSize);
   inode.size += length;

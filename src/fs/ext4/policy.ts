@@ -352,7 +352,7 @@ export class Ext4Policy implements FsPolicy {
 
   flushAndInvalidate(host: FsHost, inode: Inode, start: number, end: number): void {
     host.writebackRange(inode, start, end);
-    host.invalidateRange(inode, start, end);
+    host.invalidatePages(inode, start, end);
   }
 
   // ---- size, fallocate, lifetime -----------------------------------------

@@ -4,7 +4,7 @@
  * it never opened is EBADF, as the kernel would answer.
  */
 import type { FsPolicy } from '../fs/types.js';
-import type { OpErrorRecord, SnapshotRecord } from '../report/model.js';
+import type { OpErrorRecord, SnapshotRecord, TracedFailureRecord } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
 import { formatSourcePos } from '../util/errors.js';
 import { Errno, ErrnoError } from '../util/errno.js';
@@ -24,13 +24,17 @@ export interface ReplayState {
   opCounts: Record<string, number>;
   opsTotal: number;
   errors: OpErrorRecord[];
+  tracedFailures: TracedFailureRecord[];
   snapshots: SnapshotRecord[];
   bytesWritten: number;
   bytesRead: number;
-  ignoredOutsideRoot: number;
+  /** Ignored trace records by reason. */
+  ignored: Record<string, number>;
+  /** "pid:fd" of opens whose path lies outside --root: later calls on them are ignored. */
+  ignoredFds: Set<string>;
 }
 
-function fdKey(pid: number | undefined, fd: number): string {
+export function fdKey(pid: number | undefined, fd: number): string {
   return `${pid ?? 0}:${fd}`;
 }
 
@@ -46,12 +50,42 @@ function pathOf(state: ReplayState, tracePath: string): string {
   return path;
 }
 
+export function countIgnored(state: ReplayState, reason: string): void {
+  state.ignored[reason] = (state.ignored[reason] ?? 0) + 1;
+}
+
+/** The trace fds an op acts on (to skip ops on fds opened outside the root). */
+function fdsOf(op: TraceOp): number[] {
+  if (op.kind === 'copyRange') return [op.srcFd, op.fd];
+  if ('fd' in op && typeof op.fd === 'number') return [op.fd];
+  return [];
+}
+
+/** Whether the op acts on an fd whose open was ignored; closes forget the fd. */
+export function onIgnoredFd(state: ReplayState, op: TraceOp): boolean {
+  if (state.ignoredFds.size === 0) return false;
+  const hit = fdsOf(op).some((fd) => state.ignoredFds.has(fdKey(op.pid, fd)));
+  if (hit && op.kind === 'close') state.ignoredFds.delete(fdKey(op.pid, op.fd));
+  return hit;
+}
+
 /** Applies `op`. Throws ErrnoError when the syscall would fail. */
 export function applyOp(state: ReplayState, op: TraceOp): void {
   const { vfs } = state;
   switch (op.kind) {
+    case 'ignored':
+      countIgnored(state, op.reason);
+      return;
     case 'open': {
-      const handle = vfs.open(pathOf(state, op.path), op.flags);
+      const path = mapTracePath(op.path, state.options.root);
+      if (path === undefined || path === '') {
+        // Outside the replay root (libraries, /proc, the program's input): not ours.
+        state.ignoredFds.add(fdKey(op.pid, op.fd));
+        countIgnored(state, 'outside-root');
+        return;
+      }
+      state.ignoredFds.delete(fdKey(op.pid, op.fd));
+      const handle = vfs.open(path, op.flags);
       const previous = state.handles.get(fdKey(op.pid, op.fd));
       if (previous && !previous.closed) vfs.close(previous);
       state.handles.set(fdKey(op.pid, op.fd), handle);

@@ -17,7 +17,7 @@ import { ErrnoError, errnoName } from '../util/errno.js';
 import { Prng } from '../util/prng.js';
 import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
-import { applyOp, type ReplayState } from './apply.js';
+import { applyOp, countIgnored, onIgnoredFd, type ReplayState } from './apply.js';
 import { fileLayouts, persistedInodes } from './layouts.js';
 import type { ReplayOptions, ReplayOutcome } from './types.js';
 
@@ -57,7 +57,9 @@ export function createState(options: ReplayOptions): ReplayState {
     snapshots: [],
     bytesWritten: 0,
     bytesRead: 0,
-    ignoredOutsideRoot: 0,
+    ignored: {},
+    ignoredFds: new Set(),
+    tracedFailures: [],
   };
 }
 
@@ -72,11 +74,25 @@ function recordError(state: ReplayState, op: TraceOp, errno: number, message: st
 export function step(state: ReplayState, op: TraceOp): void {
   state.opCounts[op.kind] = (state.opCounts[op.kind] ?? 0) + 1;
   state.opsTotal++;
+  if (onIgnoredFd(state, op)) {
+    countIgnored(state, 'outside-root');
+    return;
+  }
+  let simErrno: number | undefined;
   try {
     applyOp(state, op);
   } catch (error) {
     if (!(error instanceof ErrnoError)) throw error;
+    simErrno = error.errno;
     recordError(state, op, error.errno, error.message, 'path' in op ? (op as { path: string }).path : undefined);
+  }
+  if (op.traced?.errno !== undefined) {
+    state.tracedFailures.push({
+      at: formatSourcePos({ file: op.src.file, line: op.src.line }),
+      op: op.kind,
+      tracedErrno: op.traced.errno,
+      simErrno: simErrno === undefined ? null : errnoName(simErrno),
+    });
   }
 }
 
@@ -109,10 +125,12 @@ export function buildResult(state: ReplayState, seconds: number | undefined, met
     dirs: vfs.dirs(),
     snapshots: state.snapshots,
     errors: state.errors,
+    tracedFailures: state.tracedFailures,
     stats: {
       ops: sortedCounts(state.opCounts),
       opsTotal: state.opsTotal,
       opsFailed: state.errors.length,
+      opsIgnored: sortedCounts(state.ignored),
       bytesWritten: state.bytesWritten,
       bytesRead: state.bytesRead,
       deviceBytesWritten: ctx.stats.deviceBytesWritten,

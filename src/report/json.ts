@@ -20,14 +20,14 @@ type JsonObject = Record<string, unknown>;
 
 const RESULT_KEYS = [
   'schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image',
-  'files', 'dirs', 'snapshots', 'errors', 'stats',
+  'files', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats',
 ] as const;
 const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents'] as const;
 const EXTENT_KEYS = ['logical', 'physical', 'length', 'flags'] as const;
 const SNAPSHOT_KEYS = ['label', 'source', 'at', 'files'] as const;
 const ERROR_KEYS = ['at', 'op', 'path', 'errno', 'message'] as const;
 const STATS_KEYS = [
-  'opsTotal', 'opsFailed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
+  'opsTotal', 'opsFailed', 'opsIgnored', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
   'files', 'extents', 'blocksAllocated', 'blocksFree', 'replaySeconds', 'opsPerSecond',
 ] as const;
 const SUMMARY_KEYS = [

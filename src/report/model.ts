@@ -27,6 +27,14 @@ export interface FileLayout {
   extents: ExtentRecord[];
 }
 
+/** A call that failed in the trace: replayed as an attempt; `simErrno` is what the simulation answered (null: it succeeded). */
+export interface TracedFailureRecord {
+  at: string;
+  op: string;
+  tracedErrno: string;
+  simErrno: string | null;
+}
+
 /** An op that failed with an errno during replay (the replay goes on, as the kernel's caller would). */
 export interface OpErrorRecord {
   /** "trace.xio:12" */
@@ -41,6 +49,8 @@ export interface ReplayStats {
   ops: Record<string, number>;
   opsTotal: number;
   opsFailed: number;
+  /** Trace records not applied, by reason (pipe, socket, outside-root, no-effect, ...). */
+  opsIgnored: Record<string, number>;
   bytesWritten: number;
   bytesRead: number;
   /** Bytes written to the simulated device (data writeback + direct I/O + zeroing). */
@@ -76,6 +86,8 @@ export interface ReplayResult {
   dirs: string[];
   snapshots: SnapshotRecord[];
   errors: OpErrorRecord[];
+  /** Calls the trace records as failed (strace `= -1 ERRNO`), and how the replay fared. */
+  tracedFailures: TracedFailureRecord[];
   stats: ReplayStats;
   image?: string;
 }

@@ -681,6 +681,8 @@ function fillCsvFields(op: TraceOp, fields: string[], handleName: (fd: number) =
       return set('snapshot', '', '', '', '', '', op.label);
     case 'fiemap':
       return set('fiemap', handleName(op.fd));
+    case 'ignored':
+      return set('ignored', '', '', '', '', '', `${op.call}:${op.reason}`);
     default: {
       const unknown: never = op;
       assert(false, 'formatCsvOp: unknown op kind', unknown);

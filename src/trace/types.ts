@@ -32,6 +32,14 @@ interface OpBase {
   timeUs?: number;
   /** Process id in the trace (strace, blkparse), when known. */
   pid?: number;
+  /** What the traced call returned, when the trace records it (strace): the replay reports divergences. */
+  traced?: TracedResult;
+}
+
+/** The traced call's outcome: bytes/value returned, or the errno name it failed with. */
+export interface TracedResult {
+  returned?: number;
+  errno?: string;
 }
 
 export interface OpenOp extends OpBase {
@@ -160,7 +168,20 @@ export interface FiemapOp extends OpBase {
   fd: number;
 }
 
+/**
+ * A traced call the replay does not apply but counts: calls on pipes and
+ * sockets, syscalls with no effect on file layout, lines a parser skipped.
+ */
+export interface IgnoredOp extends OpBase {
+  kind: 'ignored';
+  /** Why: 'pipe', 'socket', 'device', 'no-effect', 'unsupported', 'bad-line' ... */
+  reason: string;
+  /** The syscall or record name ("write", "ioctl", "Q"). */
+  call: string;
+}
+
 export type TraceOp =
+  | IgnoredOp
   | OpenOp
   | CloseOp
   | WriteOp
@@ -198,4 +219,4 @@ export const defaultOpenFlags: Readonly<OpenFlags> = Object.freeze({
 export type TraceSource = AsyncIterable<TraceOp>;
 
 /** Names of the trace formats, for --format and detection. */
-export type TraceFormat = 'xio' | 'csv';
+export type TraceFormat = 'xio' | 'csv' | 'strace' | 'blkparse' | 'fio' | 'msr' | 'alibaba' | 'tencent';

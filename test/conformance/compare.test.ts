@@ -90,11 +90,13 @@ function resultOf(truth: TruthCase, files: FileLayout[], overrides: Partial<Repl
     files,
     dirs: [],
     snapshots: [],
+    tracedFailures: [],
     errors: [],
     stats: {
       ops: {},
       opsTotal: 0,
       opsFailed: 0,
+      opsIgnored: {},
       bytesWritten: 0,
       bytesRead: 0,
       deviceBytesWritten: 0,

@@ -40,6 +40,7 @@ export function sampleResult(overrides: Partial<ReplayResult> = {}): ReplayResul
     ],
     dirs: ['sub'],
     snapshots: [],
+    tracedFailures: [],
     errors: [
       { at: 'demo.xio:12', op: 'fallocate', path: 'a', errno: 'EOPNOTSUPP', message: 'Operation not supported' },
     ],
@@ -47,6 +48,7 @@ export function sampleResult(overrides: Partial<ReplayResult> = {}): ReplayResul
       ops: { write: 97, open: 10, close: 10, fsync: 3 },
       opsTotal: 120,
       opsFailed: 1,
+      opsIgnored: {},
       bytesWritten: 4194304,
       bytesRead: 0,
       deviceBytesWritten: 4194304,

@@ -19,7 +19,7 @@ describe('toJson', () => {
     expect(text.endsWith('}\n')).toBe(true);
     expect(text.startsWith('{\n  "schemaVersion": 1,\n  "tool": "iomapsim 0.1.0",\n  "trace": "demo.xio",\n  "policy": "ext4",\n')).toBe(true);
     const keys = Object.keys(JSON.parse(text) as object);
-    expect(keys).toEqual(['schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image', 'files', 'dirs', 'snapshots', 'errors', 'stats']);
+    expect(keys).toEqual(['schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image', 'files', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats']);
   });
 
   test('byte-identical whatever order the engine built the objects in', () => {
@@ -55,7 +55,7 @@ describe('toJson', () => {
     const base = sampleResult();
     const withSpeed = JSON.parse(toJson(base)) as ReplayResult;
     expect(Object.keys(withSpeed.stats)).toEqual([
-      'opsTotal', 'opsFailed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
+      'opsTotal', 'opsFailed', 'opsIgnored', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
       'files', 'extents', 'blocksAllocated', 'blocksFree', 'replaySeconds', 'opsPerSecond',
     ]);
     const stats = { ...base.stats };

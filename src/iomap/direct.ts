@@ -10,7 +10,7 @@ import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import { iomapIterate, type IomapIter } from './iter.js';
 import type { DioOps, IomapOps } from './ops.js';
-import { copyFromSource, type WriteSource } from './source.js';
+import { contentOf, copyFromSource, type WriteSource } from './source.js';
 import { IomapFlag, IomapOp, IomapType } from './types.js';
 
 /** Logical sector size of the simulated device (the loop device's 512 bytes). */
@@ -64,13 +64,21 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
   const end = pos + iter.length;
   const addrOf = (filePos: number): number => iomap.addr + (filePos - iomap.offset);
   const headPad = pos % blockSize;
-  if (needZeroout && headPad !== 0) writeZeroes(ctx, addrOf(pos - headPad), headPad);
+  if (needZeroout && headPad !== 0) {
+    writeZeroes(ctx, addrOf(pos - headPad), headPad);
+    inode.diskContent.zero(pos - headPad, headPad);
+  }
   const data = scratchBuffer(iter.length);
   copyFromSource(data, source, pos);
   ctx.device.write(addrOf(pos), data);
   ctx.stats.deviceBytesWritten += iter.length;
+  const content = contentOf(source);
+  if (content) inode.diskContent.write(pos, iter.length, content);
   const tailPad = end % blockSize;
-  if (tailPad !== 0 && (needZeroout || end >= inode.size)) writeZeroes(ctx, addrOf(end), blockSize - tailPad);
+  if (tailPad !== 0 && (needZeroout || end >= inode.size)) {
+    writeZeroes(ctx, addrOf(end), blockSize - tailPad);
+    inode.diskContent.zero(end, blockSize - tailPad);
+  }
   return iter.length;
 }
 

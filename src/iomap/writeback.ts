@@ -57,6 +57,7 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
     done += bytes;
   }
   ctx.stats.deviceBytesWritten += length;
+  inode.diskContent.copyFrom(inode.content, pos, pos, length);
 }
 
 class IoendBuilder {

@@ -23,6 +23,12 @@ export function blockMask(fromBlock: number, toBlock: number): number {
   return ((1 << (toBlock - fromBlock)) - 1) << fromBlock;
 }
 
+/** Pages and dirty pages across every inode: what balance_dirty_pages and reclaim look at. */
+export class PageAccounting {
+  pages = 0;
+  dirtyPages = 0;
+}
+
 export class InodePages {
   private readonly pages = new Map<number, Page>();
   private readonly dirtyIndexes = new Set<number>();
@@ -31,7 +37,10 @@ export class InodePages {
   /** Called when a page becomes dirty (the VFS keeps its dirty-inode list with it). */
   onDirty: (() => void) | undefined;
 
-  constructor(readonly blockSize: number) {
+  constructor(
+    readonly blockSize: number,
+    readonly accounting: PageAccounting = new PageAccounting(),
+  ) {
     assert(blockSize >= 512 && blockSize <= PAGE_SIZE && (blockSize & (blockSize - 1)) === 0, 'InodePages: bad block size', { blockSize });
     this.blocksPerPage = PAGE_SIZE / blockSize;
     this.fullMask = blockMask(0, this.blocksPerPage);
@@ -55,6 +64,7 @@ export class InodePages {
     if (!page) {
       page = { index, data: new Uint8Array(PAGE_SIZE), uptodate: 0, dirty: 0 };
       this.pages.set(index, page);
+      this.accounting.pages++;
     }
     return page;
   }
@@ -70,6 +80,7 @@ export class InodePages {
     page.dirty |= mask;
     if (!this.dirtyIndexes.has(page.index)) {
       this.dirtyIndexes.add(page.index);
+      this.accounting.dirtyPages++;
       this.onDirty?.();
     }
   }
@@ -77,7 +88,7 @@ export class InodePages {
   /** Clears the dirty bits of a page (writeback took it). */
   clearDirty(page: Page): void {
     page.dirty = 0;
-    this.dirtyIndexes.delete(page.index);
+    if (this.dirtyIndexes.delete(page.index)) this.accounting.dirtyPages--;
   }
 
   /** Dirty page indexes in [startIndex, endIndex), ascending. */
@@ -108,7 +119,9 @@ export class InodePages {
   }
 
   private dropOne(index: number): void {
-    if (this.pages.delete(index)) this.dirtyIndexes.delete(index);
+    if (!this.pages.delete(index)) return;
+    this.accounting.pages--;
+    if (this.dirtyIndexes.delete(index)) this.accounting.dirtyPages--;
   }
 
   /** Drops clean pages only (invalidate_mapping_pages); returns how many were dropped. */
@@ -120,6 +133,7 @@ export class InodePages {
         dropped++;
       }
     }
+    this.accounting.pages -= dropped;
     return dropped;
   }
 
@@ -130,11 +144,17 @@ export class InodePages {
     for (const page of moved) {
       const next: Page = { index: page.index + deltaPages, data: page.data, uptodate: page.uptodate, dirty: page.dirty };
       this.pages.set(next.index, next);
-      if (next.dirty) this.dirtyIndexes.add(next.index);
+      this.accounting.pages++;
+      if (next.dirty) {
+        this.dirtyIndexes.add(next.index);
+        this.accounting.dirtyPages++;
+      }
     }
   }
 
   clear(): void {
+    this.accounting.pages -= this.pages.size;
+    this.accounting.dirtyPages -= this.dirtyIndexes.size;
     this.pages.clear();
     this.dirtyIndexes.clear();
   }

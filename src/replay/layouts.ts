@@ -5,7 +5,7 @@
 import { ExtentState } from '../extent/extentmap.js';
 import type { FiemapExtent } from '../iomap/fiemap.js';
 import { IomapType } from '../iomap/types.js';
-import type { PersistedInode } from '../image/types.js';
+import type { ContentRange, PersistedInode } from '../image/types.js';
 import type { ExtentFlagName, ExtentRecord, FileLayout } from '../report/model.js';
 import type { Inode } from '../vfs/inode.js';
 import type { Vfs } from '../vfs/vfs.js';
@@ -44,13 +44,32 @@ export function persistedInodes(vfs: Vfs, blockSize: number): PersistedInode[] {
   }
   for (const [path, inode] of vfs.files()) {
     const extents = [];
+    const content: ContentRange[] = [];
+    const sizeOnDisk = inode.diskSize;
     for (const extent of inode.data.all()) {
       if (extent.state === ExtentState.Delalloc) continue;
       extents.push({ logical: extent.startBlock, physical: extent.physBlock, length: extent.blockCount, unwritten: extent.state === ExtentState.Unwritten });
+      if (extent.state !== ExtentState.Written) continue;
+      // Only written blocks return data; what they hold is what reached the device.
+      const start = extent.startBlock * blockSize;
+      const end = Math.min((extent.startBlock + extent.blockCount) * blockSize, sizeOnDisk);
+      if (end > start) content.push(...inode.diskContent.rangesIn(start, end - start));
     }
-    const content = inode.content.rangesIn(0, inode.size);
-    out.push({ ino: inode.ino, path, kind: 'file', size: inode.size, extents, content });
+    out.push({ ino: inode.ino, path, kind: 'file', size: sizeOnDisk, extents, content: mergeRanges(content) });
   }
-  void blockSize;
   return out.sort((a, b) => a.ino - b.ino);
+}
+
+/** Joins touching ranges with the same source (extents split them; the image stores them whole). */
+function mergeRanges(ranges: ContentRange[]): ContentRange[] {
+  const out: ContentRange[] = [];
+  for (const range of ranges) {
+    const last = out[out.length - 1];
+    if (last && last.offset + last.length === range.offset && JSON.stringify(last.source) === JSON.stringify(range.source)) {
+      out[out.length - 1] = { offset: last.offset, length: last.length + range.length, source: last.source };
+    } else {
+      out.push(range);
+    }
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
  * policy keeps privately rides in `fsPrivate` (like an fs's inode container).
  */
 import { ExtentMap, type ExtentLimits } from '../extent/extentmap.js';
-import { InodePages } from '../pagecache/pagecache.js';
+import { InodePages, PageAccounting } from '../pagecache/pagecache.js';
 import { ContentMap } from './content.js';
 
 export type InodeKind = 'file' | 'dir';
@@ -18,7 +18,10 @@ export class Inode {
   /** The CoW fork, for policies that have one (XFS). */
   cow: ExtentMap | undefined;
   readonly pages: InodePages;
+  /** What the file holds as the user wrote it (the page cache's view). */
   readonly content = new ContentMap();
+  /** What reached the device (writeback, direct I/O): the content a crash or unmount without sync leaves. */
+  readonly diskContent = new ContentMap();
   /** Open file handles on this inode, and how many of them can write. */
   openCount = 0;
   writerCount = 0;
@@ -34,8 +37,9 @@ export class Inode {
     readonly kind: InodeKind,
     blockSize: number,
     limits: ExtentLimits,
+    accounting?: PageAccounting,
   ) {
     this.data = new ExtentMap(limits);
-    this.pages = new InodePages(blockSize);
+    this.pages = new InodePages(blockSize, accounting);
   }
 }

@@ -11,7 +11,7 @@ import { iomapFiemap, type FiemapExtent } from '../iomap/fiemap.js';
 import { iomapSeekData, iomapSeekHole } from '../iomap/seek.js';
 import { contentOf, copyFromSource, type WriteSource } from '../iomap/source.js';
 import { iomapWritepages } from '../iomap/writeback.js';
-import { PAGE_SIZE } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, PageAccounting } from '../pagecache/pagecache.js';
 import type { FsHost, FsPolicy } from '../fs/types.js';
 import type { FallocMode, OpenFlags } from '../trace/types.js';
 import { assert } from '../util/assert.js';
@@ -39,6 +39,19 @@ export interface WriteResult {
 
 const ROOT = '';
 
+/** Page-cache limits: background writeback above the dirty limit, reclaim of clean pages above the cache limit. */
+export interface PageCacheLimits {
+  /** dirty_background_bytes: the flusher writes back the oldest dirty inodes above this. */
+  dirtyBytes: number;
+  /** Memory for cached pages, dirty included: clean pages are reclaimed above this. */
+  cacheBytes: number;
+}
+
+export const DEFAULT_PAGE_CACHE_LIMITS: Readonly<PageCacheLimits> = Object.freeze({
+  dirtyBytes: 64 * 1024 * 1024,
+  cacheBytes: 128 * 1024 * 1024,
+});
+
 function parentOf(path: string): string {
   const slash = path.lastIndexOf('/');
   return slash < 0 ? ROOT : path.slice(0, slash);
@@ -51,11 +64,43 @@ export class Vfs implements FsHost {
   /** Inodes with dirty pages, in the order they were first dirtied (the b_dirty list). */
   private readonly dirtyInodes = new Set<Inode>();
   private writeSeq = 0;
+  readonly accounting = new PageAccounting();
+  private readonly dirtyLimitPages: number;
+  private readonly cacheLimitPages: number;
+  /** Times the dirty limit started background writeback, and clean pages reclaimed. */
+  backgroundWritebacks = 0;
+  pagesReclaimed = 0;
 
   constructor(
     readonly ctx: FsContext,
     readonly policy: FsPolicy,
-  ) {}
+    limits: PageCacheLimits = DEFAULT_PAGE_CACHE_LIMITS,
+  ) {
+    this.dirtyLimitPages = Math.max(16, Math.floor(limits.dirtyBytes / PAGE_SIZE));
+    this.cacheLimitPages = Math.max(this.dirtyLimitPages, Math.floor(limits.cacheBytes / PAGE_SIZE));
+  }
+
+  /**
+   * balance_dirty_pages + the flusher's background writeback: above the dirty
+   * limit, write back the oldest dirtied inodes until half of it remains;
+   * above the cache limit, reclaim clean pages (oldest inodes first).
+   */
+  balancePages(): void {
+    if (this.accounting.dirtyPages > this.dirtyLimitPages) {
+      this.backgroundWritebacks++;
+      for (const inode of [...this.dirtyInodes]) {
+        this.writebackRange(inode, 0, Number.MAX_SAFE_INTEGER);
+        if (this.accounting.dirtyPages <= this.dirtyLimitPages / 2) break;
+      }
+    }
+    if (this.accounting.pages > this.cacheLimitPages) {
+      const target = Math.floor((this.cacheLimitPages * 3) / 4);
+      for (const inode of this.inodes.values()) {
+        this.pagesReclaimed += inode.pages.dropClean();
+        if (this.accounting.pages <= target) break;
+      }
+    }
+  }
 
   // ---- namespace -----------------------------------------------------------
 
@@ -71,7 +116,7 @@ export class Vfs implements FsHost {
 
   private createInode(kind: InodeKind, parentIno: number): Inode {
     const ino = this.policy.allocIno(kind, parentIno);
-    const inode = new Inode(ino, kind, this.ctx.blockSize, this.policy.extentLimits);
+    const inode = new Inode(ino, kind, this.ctx.blockSize, this.policy.extentLimits, this.accounting);
     inode.pages.onDirty = () => this.dirtyInodes.add(inode);
     this.policy.initInode(inode, parentIno);
     this.inodes.set(ino, inode);
@@ -183,6 +228,7 @@ export class Vfs implements FsHost {
       // generic_write_sync: vfs_fsync_range over what was written.
       this.writebackRange(inode, pos, pos + result.written);
     }
+    this.balancePages();
     return result;
   }
 
@@ -204,6 +250,7 @@ export class Vfs implements FsHost {
       done = iomapBufferedRead(this.ctx, inode, pos, length, this.policy.readOps, dst);
     }
     if (offset === null) handle.pos = pos + done;
+    this.balancePages();
     return done;
   }
 
@@ -251,23 +298,37 @@ export class Vfs implements FsHost {
       if (to > from) copyFromSource(page.data.subarray(from - pageStart, to - pageStart), source, from);
     }
     this.recordContent(inode, offset, Math.max(0, Math.min(end, inode.size) - offset), source);
+    this.balancePages();
   }
 
   fallocate(handle: Handle, mode: FallocMode, offset: number, length: number, keepSize: boolean): void {
     if (!handle.writable) throw new ErrnoError(Errno.EBADF, 'fallocate on a read-only handle');
     const inode = handle.inode;
     this.policy.fallocate(this, inode, mode, offset, length, keepSize);
-    if (mode === 'punch' || mode === 'zero') inode.content.zero(offset, length);
-    else if (mode === 'collapse') {
+    if (mode === 'punch' || mode === 'zero') {
       inode.content.zero(offset, length);
-      inode.content.shift(offset + length, -length);
-    } else if (mode === 'insert') inode.content.shift(offset, length);
+      // On disk, whole blocks are freed or unwritten now; the partial edges are zeroed in the cache and follow at writeback.
+      const blockSize = this.ctx.blockSize;
+      const wholeStart = Math.ceil(offset / blockSize) * blockSize;
+      const wholeEnd = Math.floor((offset + length) / blockSize) * blockSize;
+      inode.diskContent.zero(wholeStart, wholeEnd - wholeStart);
+      return;
+    }
+    for (const content of [inode.content, inode.diskContent]) {
+      if (mode === 'collapse') {
+        content.zero(offset, length);
+        content.shift(offset + length, -length);
+      } else if (mode === 'insert') content.shift(offset, length);
+    }
   }
 
   /** truncate(2)/ftruncate(2). */
   truncate(inode: Inode, size: number): void {
     if (size < 0) throw new ErrnoError(Errno.EINVAL, 'truncate to a negative size');
-    if (size < inode.size) inode.content.zero(size, Number.MAX_SAFE_INTEGER - size);
+    if (size < inode.size) {
+      inode.content.zero(size, Number.MAX_SAFE_INTEGER - size);
+      inode.diskContent.zero(size, Number.MAX_SAFE_INTEGER - size);
+    }
     this.policy.setSize(this, inode, size);
   }
 
@@ -347,10 +408,19 @@ export class Vfs implements FsHost {
   }
 
   checkValid(): void {
+    let pages = 0;
+    let dirtyPages = 0;
     for (const inode of this.inodes.values()) {
       inode.pages.checkValid();
       inode.content.checkValid();
+      pages += inode.pages.pageCount;
+      dirtyPages += inode.pages.dirtyCount;
     }
+    assert(pages === this.accounting.pages && dirtyPages === this.accounting.dirtyPages, 'page accounting does not add up', {
+      pages,
+      dirtyPages,
+      accounted: { ...this.accounting },
+    });
     this.policy.checkValid(this.inodes.values());
   }
 

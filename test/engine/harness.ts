@@ -8,7 +8,7 @@ import { createPolicy } from '../../src/fs/registry.js';
 import { defaultOpenFlags, type OpenFlags } from '../../src/trace/types.js';
 import { Prng } from '../../src/util/prng.js';
 import { EngineStats, blockShiftOf, type FsContext } from '../../src/vfs/context.js';
-import { Vfs, type Handle } from '../../src/vfs/vfs.js';
+import { Vfs, type Handle, type PageCacheLimits } from '../../src/vfs/vfs.js';
 
 export const POISON = 0xee;
 
@@ -18,7 +18,7 @@ export interface Harness {
   device: MemDevice;
 }
 
-export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 * 1024 * 1024): Harness {
+export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 * 1024 * 1024, limits?: PageCacheLimits): Harness {
   const device = new MemDevice(deviceSize, POISON);
   const ctx: FsContext = {
     blockSize,
@@ -29,7 +29,7 @@ export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 *
     prng: new Prng(1),
   };
   const fsPolicy = createPolicy(policy, { ctx, deviceBlocks: deviceSize / blockSize });
-  return { vfs: new Vfs(ctx, fsPolicy), ctx, device };
+  return { vfs: new Vfs(ctx, fsPolicy, limits), ctx, device };
 }
 
 export function openFlags(overrides: Partial<OpenFlags> = {}): OpenFlags {

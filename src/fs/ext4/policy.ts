@@ -366,13 +366,20 @@ export class Ext4Policy implements FsPolicy {
     const blockSize = this.ctx.blockSize;
     if (newSize > this.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'ext4 truncate');
     const oldSize = inode.size;
-    if (newSize < oldSize) host.zeroRange(inode, newSize, Math.min(oldSize, Math.ceil(newSize / blockSize) * blockSize) - newSize);
+    if (newSize < oldSize) {
+      // ext4_block_truncate_page: zero the tail of the new EOF block in the cache. In data=ordered mode that block
+      // is ordered data of the truncate's transaction (ext4_jbd2_inode_add_write): on disk before the size commits.
+      const tailEnd = Math.min(oldSize, Math.ceil(newSize / blockSize) * blockSize);
+      host.zeroRange(inode, newSize, tailEnd - newSize);
+      if (tailEnd > newSize) host.writebackRange(inode, newSize, tailEnd);
+    }
     // ext4_truncate: truncating to zero arms auto_da_alloc (flush on close).
     if (newSize === 0) ext4State(inode).daAllocClose = true;
     inode.size = newSize;
+    // ext4_setattr: i_disksize follows a truncate either way (extending is a metadata-only change).
+    inode.diskSize = newSize;
     if (newSize <= oldSize) {
       host.invalidateRange(inode, newSize, Number.MAX_SAFE_INTEGER);
-      if (inode.diskSize > newSize) inode.diskSize = newSize;
       const firstBlock = Math.ceil(newSize / blockSize);
       this.freeExtents(inode.data.remove(firstBlock, Number.MAX_SAFE_INTEGER - firstBlock));
       this.discardInodePreallocations(inode);

@@ -1,0 +1,148 @@
+/**
+ * InodePages: the page cache of one inode with per-block uptodate/dirty bits
+ * (struct iomap_folio_state: ifs_set_range_uptodate / ifs_set_range_dirty),
+ * the dirty index (PAGECACHE_TAG_DIRTY), truncate_inode_pages_range (drop)
+ * and invalidate_mapping_pages (dropClean).
+ */
+import { InodePages, PAGE_SIZE, blockMask } from '../../src/pagecache/pagecache.js';
+import { InvariantError } from '../../src/util/assert.js';
+
+describe('blockMask', () => {
+  test('bits [from, to) of a page', () => {
+    expect(blockMask(0, 4)).toBe(0b1111);
+    expect(blockMask(1, 3)).toBe(0b0110);
+    expect(blockMask(2, 2)).toBe(0);
+    expect(blockMask(3, 1)).toBe(0);
+  });
+});
+
+describe('InodePages with 1 KiB blocks', () => {
+  test('four blocks per page; the page is uptodate only when every block is', () => {
+    const pages = new InodePages(1024);
+    expect(pages.blocksPerPage).toBe(4);
+    expect(pages.fullMask).toBe(0b1111);
+    const page = pages.grab(3);
+    expect(page.data.length).toBe(PAGE_SIZE);
+    expect(pages.grab(3)).toBe(page);
+    page.uptodate = 0b0111;
+    expect(pages.isUptodate(page)).toBe(false);
+    page.uptodate = 0b1111;
+    expect(pages.isUptodate(page)).toBe(true);
+  });
+
+  test('markDirty sets exactly the given block bits and tracks the dirty page once', () => {
+    const pages = new InodePages(1024);
+    let dirtied = 0;
+    pages.onDirty = () => dirtied++;
+    const page = pages.grab(0);
+    page.uptodate = 0b1111;
+    pages.markDirty(page, 0b0010);
+    expect(page.dirty).toBe(0b0010);
+    pages.markDirty(page, 0b1000);
+    expect(page.dirty).toBe(0b1010);
+    expect(pages.dirtyCount).toBe(1);
+    expect(dirtied).toBe(1); // the callback fires on the clean -> dirty transition only
+    pages.markDirty(page, 0);
+    expect(dirtied).toBe(1);
+    pages.checkValid();
+  });
+
+  test('markDirty outside the page is a bug', () => {
+    const pages = new InodePages(1024);
+    expect(() => pages.markDirty(pages.grab(0), 0b10000)).toThrow(InvariantError);
+  });
+
+  test('clearDirty clears bits and the index; onDirty fires again on the next dirtying', () => {
+    const pages = new InodePages(1024);
+    let dirtied = 0;
+    pages.onDirty = () => dirtied++;
+    const page = pages.grab(5);
+    page.uptodate = 0b1111;
+    pages.markDirty(page, 0b0001);
+    pages.clearDirty(page);
+    expect(page.dirty).toBe(0);
+    expect(pages.dirtyCount).toBe(0);
+    expect(pages.hasDirtyIn(0, 10)).toBe(false);
+    pages.markDirty(page, 0b0001);
+    expect(dirtied).toBe(2);
+  });
+
+  test('dirtyIndexesIn is sorted and bounded; hasDirtyIn agrees on small and large ranges', () => {
+    const pages = new InodePages(1024);
+    for (const index of [9, 2, 5, 100]) {
+      const page = pages.grab(index);
+      page.uptodate = 0b1111;
+      pages.markDirty(page, 0b0001);
+    }
+    pages.grab(3); // clean page
+    expect(pages.dirtyIndexesIn(0, 10)).toEqual([2, 5, 9]);
+    expect(pages.dirtyIndexesIn(3, 5)).toEqual([]);
+    expect(pages.hasDirtyIn(3, 5)).toBe(false);
+    expect(pages.hasDirtyIn(3, 6)).toBe(true);
+    expect(pages.hasDirtyIn(10, 1_000_000)).toBe(true);
+    expect(pages.hasDirtyIn(101, 1_000_000)).toBe(false);
+  });
+
+  test('drop removes pages (dirty or not) in the range and forgets their dirty state', () => {
+    const pages = new InodePages(1024);
+    for (const index of [0, 1, 2, 3]) {
+      const page = pages.grab(index);
+      page.uptodate = 0b1111;
+      pages.markDirty(page, 0b1111);
+    }
+    pages.drop(1, 3);
+    expect(pages.pageCount).toBe(2);
+    expect(pages.get(1)).toBeUndefined();
+    expect(pages.dirtyIndexesIn(0, 10)).toEqual([0, 3]);
+    pages.drop(0, Number.MAX_SAFE_INTEGER); // the sparse path
+    expect(pages.pageCount).toBe(0);
+    expect(pages.dirtyCount).toBe(0);
+    pages.checkValid();
+  });
+
+  test('dropClean keeps dirty pages', () => {
+    const pages = new InodePages(1024);
+    const dirty = pages.grab(0);
+    dirty.uptodate = 0b1111;
+    pages.markDirty(dirty, 0b0100);
+    pages.grab(1).uptodate = 0b1111;
+    pages.grab(2);
+    expect(pages.dropClean()).toBe(2);
+    expect(pages.pageCount).toBe(1);
+    expect(pages.get(0)).toBe(dirty);
+  });
+
+  test('shiftPages moves pages and their dirty state (collapse/insert)', () => {
+    const pages = new InodePages(1024);
+    const page = pages.grab(4);
+    page.uptodate = 0b1111;
+    page.data[0] = 0x5a;
+    pages.markDirty(page, 0b0001);
+    pages.grab(1).uptodate = 0b1111;
+    pages.shiftPages(2, 3);
+    expect(pages.get(4)).toBeUndefined();
+    expect(pages.get(7)?.data[0]).toBe(0x5a);
+    expect(pages.get(1)).toBeDefined();
+    expect(pages.dirtyIndexesIn(0, 100)).toEqual([7]);
+    pages.checkValid();
+  });
+
+  test('checkValid catches a dirty block that is not uptodate and a stale dirty index', () => {
+    const pages = new InodePages(1024);
+    const page = pages.grab(0);
+    page.uptodate = 0b0001;
+    pages.markDirty(page, 0b0010);
+    expect(() => pages.checkValid()).toThrow(/dirty block not uptodate/);
+    const other = new InodePages(1024);
+    const clean = other.grab(0);
+    clean.uptodate = 0b1111;
+    clean.dirty = 0b0001; // dirty bits set without markDirty: the index does not know
+    expect(() => other.checkValid()).toThrow(/dirty set out of sync/);
+  });
+
+  test('block sizes must be powers of two between 512 and the page size', () => {
+    expect(() => new InodePages(3000)).toThrow(InvariantError);
+    expect(() => new InodePages(8192)).toThrow(InvariantError);
+    expect(new InodePages(512).fullMask).toBe(0xff);
+  });
+});

@@ -7,14 +7,79 @@
 import { assert } from '../util/assert.js';
 import { BTree } from '../util/btree.js';
 
+/**
+ * The longest free run starting in each fixed-size bucket of blocks, in a
+ * max segment tree: "first bucket at or after b whose runs may hold n
+ * blocks" in O(log buckets), so first fit does not walk every small run.
+ */
+class RunIndex {
+  readonly bucketBlocks: number;
+  private readonly leaves: number;
+  private readonly tree: Float64Array;
+
+  constructor(totalBlocks: number) {
+    this.bucketBlocks = Math.max(1024, 2 ** Math.ceil(Math.log2(Math.max(1, totalBlocks / 65536))));
+    const buckets = Math.max(1, Math.ceil(totalBlocks / this.bucketBlocks));
+    this.leaves = 2 ** Math.ceil(Math.log2(buckets));
+    this.tree = new Float64Array(2 * this.leaves);
+  }
+
+  get(bucket: number): number {
+    return this.tree[this.leaves + bucket]!;
+  }
+
+  bucketOf(block: number): number {
+    return Math.floor(block / this.bucketBlocks);
+  }
+
+  set(bucket: number, longest: number): void {
+    let node = this.leaves + bucket;
+    this.tree[node] = longest;
+    for (node >>= 1; node >= 1; node >>= 1) this.tree[node] = Math.max(this.tree[2 * node]!, this.tree[2 * node + 1]!);
+  }
+
+  /** The first bucket >= `from` whose longest run is at least `count`, or -1. */
+  firstAtLeast(from: number, count: number): number {
+    if (from >= this.leaves) return -1;
+    return this.descend(1, 0, this.leaves, from, count);
+  }
+
+  private descend(node: number, low: number, high: number, from: number, count: number): number {
+    if (high <= from || this.tree[node]! < count) return -1;
+    if (high - low === 1) return low;
+    const mid = (low + high) >>> 1;
+    const left = this.descend(2 * node, low, mid, from, count);
+    return left >= 0 ? left : this.descend(2 * node + 1, mid, high, from, count);
+  }
+}
+
 export class FreeSpace {
   /** start block -> end block (exclusive) of each free run; runs never touch. */
   private readonly runs = new BTree<number, number>();
   private freeCount = 0;
+  private readonly index: RunIndex;
 
   constructor(readonly totalBlocks: number) {
     this.runs.set(0, totalBlocks);
     this.freeCount = totalBlocks;
+    this.index = new RunIndex(totalBlocks);
+    this.reindex(0);
+  }
+
+  /** Recomputes the longest run starting in the bucket of `block`. O(runs in the bucket). */
+  private reindex(block: number): void {
+    const bucket = this.index.bucketOf(block);
+    const low = bucket * this.index.bucketBlocks;
+    let longest = 0;
+    this.runs.forRange(low, low + this.index.bucketBlocks, false, (start, end) => {
+      longest = Math.max(longest, end - start);
+    });
+    this.index.set(bucket, longest);
+  }
+
+  private reindexAround(start: number, end: number): void {
+    this.reindex(start);
+    if (this.index.bucketOf(end) !== this.index.bucketOf(start)) this.reindex(end);
   }
 
   get freeBlocks(): number {
@@ -47,6 +112,7 @@ export class FreeSpace {
     if (runStart < start) this.runs.set(runStart, start);
     if (start + count < runEnd) this.runs.set(start + count, runEnd);
     this.freeCount -= count;
+    this.reindexAround(runStart, start + count);
   }
 
   /** Frees [start, start+count); every block must be in use (a double free is a bug). O(log n). */
@@ -58,6 +124,7 @@ export class FreeSpace {
     assert(!right || right[0] >= start + count, 'FreeSpace.free: double free', { start, count, right });
     let newStart = start;
     let newEnd = start + count;
+    const mergedRight = right && right[0] === newEnd ? right[0] : undefined;
     if (left && left[1] === start) {
       newStart = left[0];
       this.runs.delete(left[0]);
@@ -68,6 +135,7 @@ export class FreeSpace {
     }
     this.runs.set(newStart, newEnd);
     this.freeCount += count;
+    this.reindexAround(newStart, mergedRight ?? newStart);
   }
 
   /**
@@ -75,16 +143,32 @@ export class FreeSpace {
    * start, aligned to `align` blocks (relative to `alignBase`). -1 if none. O(k log n).
    */
   findFit(fromBlock: number, count: number, limitBlock = this.totalBlocks, align = 1, alignBase = 0): number {
+    // The run that contains fromBlock starts before it: try it first.
     const first = this.runs.getPairOrNextLower(fromBlock);
-    let cursor = first && first[1] > fromBlock ? first[0] : fromBlock;
-    for (;;) {
-      const run = this.runs.getPairOrNextHigher(cursor);
-      if (!run || run[0] >= limitBlock) return -1;
-      let candidate = Math.max(run[0], fromBlock);
-      if (align > 1) candidate = alignBase + Math.ceil((candidate - alignBase) / align) * align;
-      if (candidate + count <= Math.min(run[1], limitBlock)) return candidate;
-      cursor = run[1];
+    if (first && first[1] > fromBlock) {
+      const found = this.fitInRun(first[0], first[1], fromBlock, count, limitBlock, align, alignBase);
+      if (found !== -1) return found;
     }
+    let bucket = this.index.bucketOf(fromBlock);
+    for (;;) {
+      bucket = this.index.firstAtLeast(bucket, count);
+      if (bucket < 0) return -1;
+      const low = bucket * this.index.bucketBlocks;
+      if (low >= limitBlock) return -1;
+      let found = -1;
+      this.runs.forRange(Math.max(low, fromBlock), low + this.index.bucketBlocks, false, (start, end) => {
+        if (found === -1 && start < limitBlock) found = this.fitInRun(start, end, fromBlock, count, limitBlock, align, alignBase);
+      });
+      if (found >= 0) return found;
+      bucket++;
+    }
+  }
+
+  /** Where `count` aligned blocks fit in free run [start, end) at or after fromBlock and before limitBlock, or -1. */
+  private fitInRun(start: number, end: number, fromBlock: number, count: number, limitBlock: number, align: number, alignBase: number): number {
+    let candidate = Math.max(start, fromBlock);
+    if (align > 1) candidate = alignBase + Math.ceil((candidate - alignBase) / align) * align;
+    return candidate + count <= Math.min(end, limitBlock) ? candidate : -1;
   }
 
   /** The longest free run starting at or after fromBlock and before limitBlock: [start, length], length 0 if none. */
@@ -116,5 +200,13 @@ export class FreeSpace {
       total += end - start;
     }
     assert(total === this.freeCount, 'FreeSpace: free count does not add up', { total, freeCount: this.freeCount });
+    for (let bucket = 0; bucket * this.index.bucketBlocks < this.totalBlocks; bucket++) {
+      let longest = 0;
+      const low = bucket * this.index.bucketBlocks;
+      this.runs.forRange(low, low + this.index.bucketBlocks, false, (start, end) => {
+        longest = Math.max(longest, end - start);
+      });
+      assert(this.index.get(bucket) === longest, 'FreeSpace: run index is stale', { bucket, longest, indexed: this.index.get(bucket) });
+    }
   }
 }

@@ -5,11 +5,12 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { NullDevice } from '../device/blockdev.js';
 import { toJson } from '../report/json.js';
 import type { ReplayResult } from '../report/model.js';
 import { renderReplayOneLine, renderReplaySummary } from '../report/text.js';
 import type { ReplayOptions } from '../replay/types.js';
-import { ImageError, TraceError, UsageError } from '../util/errors.js';
+import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { atBoundary, ExitCode } from './exit.js';
 import {
@@ -21,7 +22,8 @@ import {
   parseSeed,
   seedFromTraceName,
 } from './options.js';
-import type { CliImage, OpenedTrace } from './types.js';
+import { checkDeviceOptions, openTraceInput, reportTraceInput, type TraceInput, type TraceInputOptions } from './traceinput.js';
+import type { CliImage } from './types.js';
 
 /** The replay command's arguments as yargs leaves them (strings unparsed). */
 export interface ReplayArgs {
@@ -39,6 +41,12 @@ export interface ReplayArgs {
   json: boolean;
   deterministic: boolean;
   quiet: boolean;
+  /** --skip-bad: skip malformed trace lines (counted as ignored 'bad-line'). */
+  skipBad?: boolean;
+  /** --device: replay one device of a block-device trace. */
+  device?: string;
+  /** --device-file: the file name a block device is replayed into. */
+  deviceFile?: string;
 }
 
 /** A checked replay: where things are and the options for the driver. */
@@ -53,6 +61,8 @@ export interface ReplayPlan {
   force: boolean;
   output: 'text' | 'json' | 'quiet';
   options: Omit<ReplayOptions, 'device'>;
+  /** --skip-bad, --device, --device-file. */
+  input: TraceInputOptions;
 }
 
 function checkPolicy(policy: string, policies: readonly string[]): string {
@@ -103,7 +113,11 @@ export function planReplay(args: ReplayArgs, cwd: string, policies: readonly str
     deterministic: args.deterministic,
   };
   if (args.root !== undefined) options.root = args.root;
-  return { tracePath, format, ...planImage(args, cwd, tracePath), force: args.force, output, options };
+  checkDeviceOptions(args.device, args.deviceFile);
+  const input: TraceInputOptions = { tracePath, traceName: args.trace, format, skipBad: args.skipBad === true };
+  if (args.device !== undefined) input.device = args.device;
+  if (args.deviceFile !== undefined) input.deviceFile = args.deviceFile;
+  return { tracePath, format, ...planImage(args, cwd, tracePath), force: args.force, output, options, input };
 }
 
 function shellWord(word: string): string {
@@ -117,6 +131,9 @@ export function reproduceCommand(plan: ReplayPlan): string {
   words.push('--block-size', String(o.blockSize), '--device-size', String(o.deviceSize), '--seed', String(o.seed));
   if (o.root !== undefined) words.push('--root', o.root);
   if (!o.finalSync) words.push('--no-final-sync');
+  if (plan.input.skipBad) words.push('--skip-bad');
+  if (plan.input.device !== undefined) words.push('--device', plan.input.device);
+  if (plan.input.deviceFile !== undefined) words.push('--device-file', plan.input.deviceFile);
   words.push(...(plan.imageName === null ? ['--no-image'] : ['--image', plan.imageName]));
   return words.map(shellWord).join(' ');
 }
@@ -132,12 +149,10 @@ export function finishResult(result: ReplayResult, plan: ReplayPlan): ReplayResu
   return finished;
 }
 
-async function openTraceFor(plan: ReplayPlan, context: CliContext): Promise<OpenedTrace> {
-  const name = plan.options.traceName;
-  return atBoundary(
-    () => context.engine.openTrace(plan.tracePath, { format: plan.format, displayName: name }),
-    (error) => new TraceError(undefined, `${name}: cannot read the trace (${error.code})`, 'check the path and its permissions'),
-  );
+async function openTraceFor(plan: ReplayPlan, context: CliContext): Promise<TraceInput> {
+  // Detection is reported on stderr only for text output (JSON and --quiet stay clean).
+  const io = plan.output === 'text' ? context.io : { ...context.io, stderr: () => undefined };
+  return openTraceInput(plan.input, { ...context, io });
 }
 
 async function createImageFor(plan: ReplayPlan, imagePath: string, context: CliContext): Promise<CliImage> {
@@ -175,7 +190,8 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
   context.reproduce = reproduceCommand(plan);
   let result: ReplayResult;
   try {
-    const options: ReplayOptions = image === null ? { ...plan.options } : { ...plan.options, device: image.device };
+    // Without an image nobody reads the data back: keep none (layouts and counters do not depend on it).
+    const options: ReplayOptions = image === null ? { ...plan.options, device: new NullDevice(plan.options.deviceSize) } : { ...plan.options, device: image.device };
     const outcome = await context.engine.replay(trace.ops, options);
     if (image !== null) {
       await image.commit(outcome.metadata);
@@ -187,5 +203,6 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
     throw error;
   }
   printResult(finishResult(result, plan), plan, context);
+  reportTraceInput(trace, plan.input, context);
   return ExitCode.ok;
 }

@@ -67,3 +67,26 @@ export class MemDevice implements BlockDevice {
     }
   }
 }
+
+/**
+ * A device that keeps no data: writes are counted and dropped, reads return
+ * zeroes. For runs whose data nobody will read back (replay --no-image):
+ * layouts, counters and timing do not depend on the bytes.
+ */
+export class NullDevice implements BlockDevice {
+  bytesWritten = 0;
+  bytesRead = 0;
+
+  constructor(readonly sizeBytes: number) {}
+
+  read(addrBytes: number, dst: Uint8Array): void {
+    if (addrBytes < 0 || addrBytes + dst.length > this.sizeBytes) throw new RangeError(`device read out of range: ${addrBytes}+${dst.length}`);
+    this.bytesRead += dst.length;
+    dst.fill(0);
+  }
+
+  write(addrBytes: number, src: Uint8Array): void {
+    if (addrBytes < 0 || addrBytes + src.length > this.sizeBytes) throw new RangeError(`device write out of range: ${addrBytes}+${src.length}`);
+    this.bytesWritten += src.length;
+  }
+}

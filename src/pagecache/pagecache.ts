@@ -27,6 +27,17 @@ export function blockMask(fromBlock: number, toBlock: number): number {
 export class PageAccounting {
   pages = 0;
   dirtyPages = 0;
+  /** Buffers of dropped pages, reused by new ones (their bytes are never read before being filled). */
+  private readonly pool: Uint8Array[] = [];
+  private static readonly POOL_MAX = 4096;
+
+  takeBuffer(): Uint8Array {
+    return this.pool.pop() ?? new Uint8Array(PAGE_SIZE);
+  }
+
+  giveBuffer(buffer: Uint8Array): void {
+    if (this.pool.length < PageAccounting.POOL_MAX) this.pool.push(buffer);
+  }
 }
 
 export class InodePages {
@@ -62,7 +73,8 @@ export class InodePages {
   grab(index: number): Page {
     let page = this.pages.get(index);
     if (!page) {
-      page = { index, data: new Uint8Array(PAGE_SIZE), uptodate: 0, dirty: 0 };
+      // A recycled buffer holds old bytes: nothing reads a block before it is uptodate.
+      page = { index, data: this.accounting.takeBuffer(), uptodate: 0, dirty: 0 };
       this.pages.set(index, page);
       this.accounting.pages++;
     }
@@ -119,7 +131,10 @@ export class InodePages {
   }
 
   private dropOne(index: number): void {
-    if (!this.pages.delete(index)) return;
+    const page = this.pages.get(index);
+    if (!page) return;
+    this.pages.delete(index);
+    this.accounting.giveBuffer(page.data);
     this.accounting.pages--;
     if (this.dirtyIndexes.delete(index)) this.accounting.dirtyPages--;
   }
@@ -130,6 +145,7 @@ export class InodePages {
     for (const [index, page] of this.pages) {
       if (page.dirty === 0) {
         this.pages.delete(index);
+        this.accounting.giveBuffer(page.data);
         dropped++;
       }
     }
@@ -137,18 +153,18 @@ export class InodePages {
     return dropped;
   }
 
-  /** Moves pages for collapse/insert range: every page at or after fromIndex moves by deltaPages. Caller flushed first. */
+  /** Moves every page at or after fromIndex by deltaPages (collapse/insert range), keeping buffers and dirty state. */
   shiftPages(fromIndex: number, deltaPages: number): void {
     const moved = [...this.pages.values()].filter((page) => page.index >= fromIndex);
-    for (const page of moved) this.dropOne(page.index);
+    for (const page of moved) {
+      this.pages.delete(page.index);
+      this.dirtyIndexes.delete(page.index);
+    }
     for (const page of moved) {
       const next: Page = { index: page.index + deltaPages, data: page.data, uptodate: page.uptodate, dirty: page.dirty };
+      assert(!this.pages.has(next.index), 'InodePages.shiftPages: pages collide', { index: next.index });
       this.pages.set(next.index, next);
-      this.accounting.pages++;
-      if (next.dirty) {
-        this.dirtyIndexes.add(next.index);
-        this.accounting.dirtyPages++;
-      }
+      if (next.dirty) this.dirtyIndexes.add(next.index);
     }
   }
 

@@ -10,6 +10,7 @@
  */
 import type { FreeSpace } from '../../alloc/freespace.js';
 import { assert } from '../../util/assert.js';
+import { BTree } from '../../util/btree.js';
 import { EXT4_FLEX_BG_SIZE, type Ext4Geometry } from './geometry.js';
 
 /** mb_stream_req: files up to this many blocks use locality-group preallocation. */
@@ -26,6 +27,58 @@ export interface InodePa {
   length: number;
   /** Logical blocks of the PA already handed to the file, as sorted disjoint [start, end) pairs. */
   consumed: [number, number][];
+}
+
+/**
+ * An inode's preallocations, ordered by logical start (the per-inode PA
+ * rbtree of ext4 since 6.4): O(log n) lookup of the PA covering a block and
+ * of the neighbours that clip a normalised window.
+ */
+export class InodePaList {
+  private readonly tree = new BTree<number, InodePa>();
+  /** Blocks held by these PAs and not handed out. */
+  unconsumed = 0;
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** The PA whose logical range contains `logical`. */
+  containing(logical: number): InodePa | undefined {
+    const pair = this.tree.getPairOrNextLower(logical);
+    if (!pair) return undefined;
+    const pa = pair[1];
+    return logical < pa.logicalStart + pa.length ? pa : undefined;
+  }
+
+  /** The nearest PA wholly before `logical`, and the nearest starting after it. */
+  around(logical: number): { before?: InodePa; after?: InodePa } {
+    const lower = this.tree.getPairOrNextLower(logical);
+    const higher = this.tree.nextHigherPair(logical);
+    return { before: lower?.[1], after: higher?.[1] };
+  }
+
+  add(pa: InodePa): void {
+    assert(!this.tree.has(pa.logicalStart), 'ext4 PA list: two PAs at one logical start', pa);
+    this.tree.set(pa.logicalStart, pa);
+    this.unconsumed += pa.length - consumedCount(pa);
+  }
+
+  /** Hands out [logical, +count) of `pa`; a PA with nothing left leaves the list. */
+  consume(pa: InodePa, logical: number, count: number): void {
+    consume(pa, logical, count);
+    this.unconsumed -= count;
+    if (consumedCount(pa) === pa.length) this.tree.delete(pa.logicalStart);
+  }
+
+  values(): IterableIterator<InodePa> {
+    return this.tree.values();
+  }
+
+  clear(): void {
+    this.tree.clear();
+    this.unconsumed = 0;
+  }
 }
 
 /** A locality-group window: blocks are handed out in order from `physStart + used`. */
@@ -52,7 +105,7 @@ export interface MbRequest {
   /** Right neighbour extent start, for the merge-right goal. */
   rightStart?: { logical: number; physical: number };
   /** The inode's PAs (mutated). */
-  pas: InodePa[];
+  pas: InodePaList;
   /** Logical windows of the file already mapped (for clipping the normalised window). */
   mappedAround: (logical: number) => { leftEnd: number; rightStart: number };
 }
@@ -84,10 +137,10 @@ export class Ext4Mballoc {
   }
 
   /** Blocks held by preallocations but not handed to any file (they count as free for ENOSPC checks). */
-  preallocatedFreeBlocks(pas: Iterable<InodePa[]>): number {
+  preallocatedFreeBlocks(pas: Iterable<InodePaList>): number {
     let total = 0;
     for (const pa of this.groupPas) total += pa.length - pa.used;
-    for (const list of pas) for (const pa of list) total += pa.length - consumedCount(pa);
+    for (const list of pas) total += list.unconsumed;
     return total;
   }
 
@@ -105,16 +158,13 @@ export class Ext4Mballoc {
 
   /** ext4_mb_use_inode_pa: a PA covering the logical block serves it. */
   private useInodePa(req: MbRequest): MbResult | undefined {
-    for (const pa of req.pas) {
-      if (req.logical < pa.logicalStart || req.logical >= pa.logicalStart + pa.length) continue;
-      if (isConsumed(pa, req.logical)) continue;
-      let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
-      const nextConsumed = pa.consumed.find(([start]) => start > req.logical);
-      if (nextConsumed) count = Math.min(count, nextConsumed[0] - req.logical);
-      consume(pa, req.logical, count);
-      return { physBlock: pa.physStart + (req.logical - pa.logicalStart), blockCount: count };
-    }
-    return undefined;
+    const pa = req.pas.containing(req.logical);
+    if (!pa || isConsumed(pa, req.logical)) return undefined;
+    let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
+    const nextConsumed = pa.consumed.find(([start]) => start > req.logical);
+    if (nextConsumed) count = Math.min(count, nextConsumed[0] - req.logical);
+    req.pas.consume(pa, req.logical, count);
+    return { physBlock: pa.physStart + (req.logical - pa.logicalStart), blockCount: count };
   }
 
   /** Locality-group preallocation: small files pack into a shared 512-block window. */
@@ -148,8 +198,8 @@ export class Ext4Mballoc {
     this.lastGroups[hash] = this.groupOf(physStart);
     const pa: InodePa = { logicalStart: windowStart, physStart, length: windowLength, consumed: [] };
     const count = Math.min(req.count, windowEnd - req.logical);
-    consume(pa, req.logical, count);
-    if (consumedCount(pa) < pa.length) req.pas.push(pa);
+    req.pas.add(pa);
+    req.pas.consume(pa, req.logical, count);
     return { physBlock: physStart + (req.logical - windowStart), blockCount: count };
   }
 
@@ -190,11 +240,9 @@ export class Ext4Mballoc {
     const around = req.mappedAround(req.logical);
     start = Math.max(start, around.leftEnd);
     end = Math.min(end, around.rightStart);
-    for (const pa of req.pas) {
-      const paEnd = pa.logicalStart + pa.length;
-      if (paEnd <= req.logical) start = Math.max(start, paEnd);
-      else if (pa.logicalStart > req.logical) end = Math.min(end, pa.logicalStart);
-    }
+    const { before, after } = req.pas.around(req.logical);
+    if (before && before.logicalStart + before.length <= req.logical) start = Math.max(start, before.logicalStart + before.length);
+    if (after) end = Math.min(end, after.logicalStart);
     end = Math.min(end, start + this.geometry.blocksPerGroup - 1);
     assert(start <= req.logical && end > req.logical, 'ext4 normalize: window lost the request', { start, end, req: req.logical });
     return [start, end];
@@ -246,15 +294,15 @@ export class Ext4Mballoc {
   }
 
   /** ext4_discard_preallocations: give a PA's unused blocks back. */
-  discardInodePas(pas: InodePa[]): void {
-    for (const pa of pas) {
+  discardInodePas(pas: InodePaList): void {
+    for (const pa of pas.values()) {
       let cursor = pa.logicalStart;
       for (const [start, end] of [...pa.consumed, [pa.logicalStart + pa.length, pa.logicalStart + pa.length] as [number, number]]) {
         if (start > cursor) this.free.free(pa.physStart + (cursor - pa.logicalStart), start - cursor);
         cursor = Math.max(cursor, end);
       }
     }
-    pas.length = 0;
+    pas.clear();
   }
 
   /** Discards the locality-group windows (ENOSPC retry, unmount). */
@@ -264,11 +312,11 @@ export class Ext4Mballoc {
   }
 
   /** Physical blocks held by PAs but not consumed, as [start, length] runs (for free-space checks). */
-  heldRuns(pas: Iterable<InodePa[]>): [number, number][] {
+  heldRuns(pas: Iterable<InodePaList>): [number, number][] {
     const runs: [number, number][] = [];
     for (const pa of this.groupPas) if (pa.used < pa.length) runs.push([pa.physStart + pa.used, pa.length - pa.used]);
     for (const list of pas) {
-      for (const pa of list) {
+      for (const pa of list.values()) {
         let cursor = pa.logicalStart;
         for (const [start, end] of [...pa.consumed, [pa.logicalStart + pa.length, 0] as [number, number]]) {
           if (start > cursor) runs.push([pa.physStart + (cursor - pa.logicalStart), start - cursor]);
@@ -292,16 +340,30 @@ function consumedCount(pa: InodePa): number {
   return pa.consumed.reduce((sum, [start, end]) => sum + end - start, 0);
 }
 
-/** Marks [logical, +count) of a PA consumed, keeping the list sorted and merged. */
+/** Marks [logical, +count) of a PA consumed, keeping the list sorted and merged. O(log k + k). */
 function consume(pa: InodePa, logical: number, count: number): void {
   assert(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length, 'ext4 PA: consume outside the PA', { pa, logical, count });
-  pa.consumed.push([logical, logical + count]);
-  pa.consumed.sort((a, b) => a[0] - b[0]);
-  const merged: [number, number][] = [];
-  for (const range of pa.consumed) {
-    const last = merged[merged.length - 1];
-    if (last && last[1] >= range[0]) last[1] = Math.max(last[1], range[1]);
-    else merged.push([range[0], range[1]]);
+  const ranges = pa.consumed;
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[mid]![0] < logical) lo = mid + 1;
+    else hi = mid;
   }
-  pa.consumed = merged;
+  let start = logical;
+  let end = logical + count;
+  let first = lo;
+  if (first > 0 && ranges[first - 1]![1] >= start) {
+    first--;
+    assert(ranges[first]![1] <= start, 'ext4 PA: block handed out twice', { pa, logical, count });
+    start = ranges[first]![0];
+  }
+  let last = lo;
+  while (last < ranges.length && ranges[last]![0] <= end) {
+    assert(ranges[last]![0] >= logical + count, 'ext4 PA: block handed out twice', { pa, logical, count });
+    end = Math.max(end, ranges[last]![1]);
+    last++;
+  }
+  ranges.splice(first, last - first, [start, end]);
 }

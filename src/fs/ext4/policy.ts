@@ -21,7 +21,7 @@ import type { Inode, InodeKind } from '../../vfs/inode.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
-import { Ext4Mballoc, type InodePa } from './mballoc.js';
+import { Ext4Mballoc, InodePaList } from './mballoc.js';
 
 export const EXT4_MAX_WRITTEN_BLOCKS = 32768;
 export const EXT4_MAX_UNWRITTEN_BLOCKS = 32767;
@@ -35,7 +35,7 @@ const EXT4_FIRST_FILE_INO = 12;
 const EXT4_INODE_EXTENTS = 4;
 
 export interface Ext4InodeState {
-  pas: InodePa[];
+  pas: InodePaList;
   /** EXT4_STATE_DA_ALLOC_CLOSE: flush delalloc on close (auto_da_alloc after truncate). */
   daAllocClose: boolean;
 }
@@ -97,7 +97,7 @@ export class Ext4Policy implements FsPolicy {
   }
 
   initInode(inode: Inode): void {
-    const state: Ext4InodeState = { pas: [], daAllocClose: false };
+    const state: Ext4InodeState = { pas: new InodePaList(), daAllocClose: false };
     inode.fsPrivate = state;
   }
 
@@ -244,7 +244,7 @@ export class Ext4Policy implements FsPolicy {
         rightStart: right ? right.startBlock : Number.MAX_SAFE_INTEGER,
       }),
     });
-    if (state.pas.length > 0) this.inodesWithPas.add(state);
+    if (state.pas.size > 0) this.inodesWithPas.add(state);
     return result;
   }
 
@@ -428,7 +428,7 @@ export class Ext4Policy implements FsPolicy {
     for (const run of this.reserved) runs.push([run.start, run.length, 'reserved']);
     for (const [start, length] of this.ctx.freeSpace.freeRuns()) runs.push([start, length, 'free']);
     let delalloc = 0;
-    const allPas: InodePa[][] = [];
+    const allPas: InodePaList[] = [];
     for (const inode of inodes) {
       inode.data.checkValid();
       for (const extent of inode.data.all()) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { NullDevice } from '../device/blockdev.js';
 import { toJson } from '../report/json.js';
 import type { ReplayResult } from '../report/model.js';
-import { renderReplayOneLine, renderReplaySummary } from '../report/text.js';
+import { formatBytes, renderReplayOneLine, renderReplaySummary } from '../report/text.js';
 import type { ReplayOptions } from '../replay/types.js';
 import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
@@ -204,5 +204,24 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
   }
   printResult(finishResult(result, plan), plan, context);
   reportTraceInput(trace, plan.input, context);
-  return ExitCode.ok;
+  return reportDeviceFull(result, plan, context);
+}
+
+/**
+ * A simulated device that filled up where the traced program's did not (ENOSPC the
+ * trace does not record) makes the layouts unrepresentative: say so, exit 5. The
+ * result was printed anyway (and the image kept) so the user can look at it.
+ */
+function reportDeviceFull(result: ReplayResult, plan: ReplayPlan, context: CliContext): number {
+  const tracedEnospc = new Set(result.tracedFailures.filter((failure) => failure.tracedErrno === 'ENOSPC').map((failure) => failure.at));
+  const full = result.errors.filter((error) => error.errno === 'ENOSPC' && !tracedEnospc.has(error.at));
+  if (full.length === 0) return ExitCode.ok;
+  const size = formatBytes(plan.options.deviceSize);
+  const bigger = plan.options.deviceSize * 4;
+  const suggestion = bigger % 2 ** 30 === 0 ? `${bigger / 2 ** 30}g` : `${Math.ceil(bigger / 2 ** 20)}m`;
+  context.io.stderr(
+    `iomapsim: the simulated device (${size}) filled up: ${full.length} operation${full.length === 1 ? '' : 's'} failed with ENOSPC, the first at ${full[0]!.at}\n` +
+      `hint: give the device more room with --device-size (e.g. --device-size ${suggestion})\n`,
+  );
+  return ExitCode.deviceFull;
 }

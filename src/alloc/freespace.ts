@@ -33,6 +33,7 @@ class RunIndex {
   }
 
   set(bucket: number, longest: number): void {
+    assert(bucket >= 0 && bucket < this.leaves, 'RunIndex.set: bucket out of range', { bucket, leaves: this.leaves });
     let node = this.leaves + bucket;
     this.tree[node] = longest;
     for (node >>= 1; node >= 1; node >>= 1) this.tree[node] = Math.max(this.tree[2 * node]!, this.tree[2 * node + 1]!);
@@ -68,6 +69,7 @@ export class FreeSpace {
 
   /** Recomputes the longest run starting in the bucket of `block`. O(runs in the bucket). */
   private reindex(block: number): void {
+    if (block >= this.totalBlocks) return;
     const bucket = this.index.bucketOf(block);
     const low = bucket * this.index.bucketBlocks;
     let longest = 0;

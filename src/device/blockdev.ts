@@ -29,35 +29,36 @@ export class MemDevice implements BlockDevice {
   read(addrBytes: number, dst: Uint8Array): void {
     this.checkRange(addrBytes, dst.length);
     this.bytesRead += dst.length;
-    let done = 0;
-    while (done < dst.length) {
-      const addr = addrBytes + done;
-      const chunkIndex = Math.floor(addr / MemDevice.chunkBytes);
-      const within = addr - chunkIndex * MemDevice.chunkBytes;
-      const n = Math.min(dst.length - done, MemDevice.chunkBytes - within);
+    this.forEachChunk(addrBytes, dst.length, (chunkIndex, within, n, done) => {
       const chunk = this.chunks.get(chunkIndex);
       if (chunk) dst.set(chunk.subarray(within, within + n), done);
       else dst.fill(this.poison, done, done + n);
-      done += n;
-    }
+    });
   }
 
   write(addrBytes: number, src: Uint8Array): void {
     this.checkRange(addrBytes, src.length);
     this.bytesWritten += src.length;
-    let done = 0;
-    while (done < src.length) {
-      const addr = addrBytes + done;
-      const chunkIndex = Math.floor(addr / MemDevice.chunkBytes);
-      const within = addr - chunkIndex * MemDevice.chunkBytes;
-      const n = Math.min(src.length - done, MemDevice.chunkBytes - within);
+    this.forEachChunk(addrBytes, src.length, (chunkIndex, within, n, done) => {
       let chunk = this.chunks.get(chunkIndex);
       if (!chunk) {
         chunk = new Uint8Array(MemDevice.chunkBytes).fill(this.poison);
         this.chunks.set(chunkIndex, chunk);
       }
       chunk.set(src.subarray(done, done + n), within);
-      done += n;
+    });
+  }
+
+  /** Walks [addrBytes, +length) chunk by chunk. */
+  private forEachChunk(addrBytes: number, length: number, visit: (chunkIndex: number, within: number, bytes: number, done: number) => void): void {
+    let done = 0;
+    while (done < length) {
+      const addr = addrBytes + done;
+      const chunkIndex = Math.floor(addr / MemDevice.chunkBytes);
+      const within = addr - chunkIndex * MemDevice.chunkBytes;
+      const bytes = Math.min(length - done, MemDevice.chunkBytes - within);
+      visit(chunkIndex, within, bytes, done);
+      done += bytes;
     }
   }
 

@@ -70,6 +70,11 @@ export class ExtentMap {
     this.map = new IntervalMap<ExtentValue>(makeTraits(limits));
   }
 
+  /** The longest extent allowed in `state`. */
+  maxFor(state: ExtentState): number {
+    return state === ExtentState.Written ? this.limits.maxWritten : state === ExtentState.Unwritten ? this.limits.maxUnwritten : this.limits.maxDelalloc;
+  }
+
   get extentCount(): number {
     return this.map.size;
   }
@@ -115,6 +120,7 @@ export class ExtentMap {
   insert(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): void {
     assert(blockCount > 0, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
     assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.insert: address/state mismatch', { physBlock, state });
+    assert(blockCount <= this.maxFor(state), 'ExtentMap.insert: extent longer than the policy allows', { blockCount, state });
     const replaced = this.map.set(startBlock, startBlock + blockCount, { physBlock, state });
     assert(replaced.length === 0, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount, replaced });
     this.sequence++;
@@ -130,9 +136,15 @@ export class ExtentMap {
   /** Changes the state of every mapped block in [startBlock, +count), keeping addresses (unwritten conversion). */
   setState(startBlock: number, blockCount: number, state: ExtentState): void {
     const pieces = this.map.collect(startBlock, startBlock + blockCount);
+    const max = this.maxFor(state);
     for (const piece of pieces) {
       assert(piece.value.state !== ExtentState.Delalloc || state === ExtentState.Delalloc, 'ExtentMap.setState: delalloc has no address', piece);
-      this.map.set(piece.start, piece.end, { physBlock: piece.value.physBlock, state });
+      // A record longer than the new state allows is split (32768 written blocks become 32767 + 1 unwritten on ext4).
+      for (let start = piece.start; start < piece.end; start += max) {
+        const end = Math.min(piece.end, start + max);
+        const physBlock = piece.value.physBlock < 0 ? -1 : piece.value.physBlock + (start - piece.start);
+        this.map.set(start, end, { physBlock, state });
+      }
     }
     this.sequence++;
   }
@@ -164,6 +176,7 @@ export class ExtentMap {
       const { state, physBlock } = entry.value;
       assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap: address/state mismatch', entry);
       assert(entry.start >= 0 && Number.isInteger(entry.start) && Number.isInteger(entry.end), 'ExtentMap: bad bounds', entry);
+      assert(entry.end - entry.start <= this.maxFor(state), 'ExtentMap: extent longer than the policy allows', entry);
     }
   }
 }

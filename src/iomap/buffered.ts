@@ -5,7 +5,7 @@
  */
 import { assert } from '../util/assert.js';
 import { Errno, ErrnoError } from '../util/errno.js';
-import { PAGE_SIZE, blockMask, type Page } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, blockMask, forEachPageSpan, type Page } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import { doneOrThrow, iomapIterate, type IomapIter } from './iter.js';
@@ -162,17 +162,11 @@ export function iomapBufferedRead(ctx: FsContext, inode: Inode, pos: number, len
 }
 
 function copyOut(inode: Inode, pos: number, length: number, dst: Uint8Array): void {
-  let done = 0;
-  while (done < length) {
-    const at = pos + done;
-    const index = Math.floor(at / PAGE_SIZE);
-    const from = at - index * PAGE_SIZE;
-    const bytes = Math.min(PAGE_SIZE - from, length - done);
+  forEachPageSpan(pos, length, (index, from, bytes, done) => {
     const page = inode.pages.get(index);
     assert(page, 'buffered read: page vanished', { index });
     dst.set(page.data.subarray(from, from + bytes), done);
-    done += bytes;
-  }
+  });
 }
 
 /** Write-back hook for zero range: flush [start, end) of an inode (filemap_write_and_wait_range). */

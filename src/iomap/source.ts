@@ -1,5 +1,5 @@
 /**
- * Where the bytes of a write come from: a fill byte (xfs_io -S), the
+ * Where the bytes of a write come from: a fill byte (a trace's fill pattern), the
  * generated payload of (ino, seq), zeroes, or a buffer (copy_file_range).
  */
 import { fillPayload } from '../image/payload.js';

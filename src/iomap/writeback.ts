@@ -5,7 +5,7 @@
  * CoW remap, on-disk size) through the fs.
  */
 import { assert } from '../util/assert.js';
-import { PAGE_SIZE } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, forEachPageSpan } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import type { Ioend, WritebackOps } from './ops.js';
@@ -45,17 +45,11 @@ function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endI
 
 /** Writes file bytes [pos, pos+length) from the page cache to the device at addr, block by block. */
 function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, addr: number): void {
-  let done = 0;
-  while (done < length) {
-    const at = pos + done;
-    const index = Math.floor(at / PAGE_SIZE);
-    const from = at - index * PAGE_SIZE;
-    const bytes = Math.min(PAGE_SIZE - from, length - done);
+  forEachPageSpan(pos, length, (index, from, bytes, done) => {
     const page = inode.pages.get(index);
     assert(page, 'writeback: dirty page vanished', { index });
     ctx.device.write(addr + done, page.data.subarray(from, from + bytes));
-    done += bytes;
-  }
+  });
   ctx.stats.deviceBytesWritten += length;
   inode.diskContent.copyFrom(inode.content, pos, pos, length);
 }
@@ -72,20 +66,26 @@ class IoendBuilder {
 
   /** iomap_can_add_to_ioend: same type and shared state, file and disk contiguous, under the batch size. */
   add(pos: number, length: number, addr: number, unwritten: boolean, shared: boolean): void {
-    const current = this.current;
-    if (
-      current &&
-      current.unwritten === unwritten &&
-      current.shared === shared &&
-      current.offset + current.length === pos &&
-      current.addr + current.length === addr &&
-      current.length + length <= IOEND_MAX_BYTES
-    ) {
-      current.length += length;
-      return;
+    while (length > 0) {
+      const current = this.current;
+      const joins =
+        current !== undefined &&
+        current.unwritten === unwritten &&
+        current.shared === shared &&
+        current.offset + current.length === pos &&
+        current.addr + current.length === addr &&
+        current.length < IOEND_MAX_BYTES;
+      if (!joins) {
+        this.finish();
+        this.current = { offset: pos, length: 0, addr, unwritten, shared };
+      }
+      const ioend = this.current!;
+      const taken = Math.min(length, IOEND_MAX_BYTES - ioend.length);
+      ioend.length += taken;
+      pos += taken;
+      addr += taken;
+      length -= taken;
     }
-    this.finish();
-    this.current = { offset: pos, length, addr, unwritten, shared };
   }
 
   /** Completes the current ioend (ioend size clamped to in-memory EOF). */
@@ -115,7 +115,6 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
     let pos = run.start;
     while (pos < run.end) {
       if (!map || pos < map.offset || pos >= iomapEnd(map)) {
-        ioends.finish(); // a new mapping may see the state earlier completions left
         map = ops.mapBlocks(inode, pos, run.end - pos);
         assert(map.offset <= pos && iomapEnd(map) > pos, 'map_blocks did not cover pos', { map, pos });
         assert(map.type !== IomapType.Delalloc, 'map_blocks returned delalloc', map);

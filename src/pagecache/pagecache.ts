@@ -17,6 +17,22 @@ export interface Page {
   dirty: number;
 }
 
+/**
+ * Walks [pos, pos+length) page by page: visit(pageIndex, offsetInPage, bytes, doneBefore).
+ * O(pages).
+ */
+export function forEachPageSpan(pos: number, length: number, visit: (index: number, from: number, bytes: number, done: number) => void): void {
+  let done = 0;
+  while (done < length) {
+    const at = pos + done;
+    const index = Math.floor(at / PAGE_SIZE);
+    const from = at - index * PAGE_SIZE;
+    const bytes = Math.min(PAGE_SIZE - from, length - done);
+    visit(index, from, bytes, done);
+    done += bytes;
+  }
+}
+
 /** Bit mask of blocks [fromBlock, toBlock) inside a page. */
 export function blockMask(fromBlock: number, toBlock: number): number {
   if (toBlock <= fromBlock) return 0;

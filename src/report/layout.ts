@@ -4,7 +4,9 @@
  * prints), and read-only views of the image summary and verify report that
  * the renderers (text.ts, json.ts) consume.
  */
+import type { ImageSummary } from '../image/summary.js';
 import type { PersistedInode, RefcountRun } from '../image/types.js';
+import type { VerifyMismatch, VerifyReport } from '../image/verify.js';
 import { assert } from '../util/assert.js';
 import type { ExtentFlagName, ExtentRecord, FileLayout } from './model.js';
 
@@ -12,47 +14,13 @@ import type { ExtentFlagName, ExtentRecord, FileLayout } from './model.js';
 export const FILE_EXTENTS_MAX = 1 << 24;
 
 /** What `inspect` shows about an image as a whole (src/image summarizeImage). Blocks are filesystem blocks. */
-export interface ImageSummaryView {
-  blockSize: number;
-  /** Device size in bytes. */
-  deviceSize: number;
-  deviceBlocks: number;
-  policy: string;
-  policyParams: Record<string, string | number | boolean>;
-  seed: number;
-  /** Commit generation of the image (1 after the first replay). */
-  generation: number;
-  files: number;
-  dirs: number;
-  extents: number;
-  blocksReserved: number;
-  blocksUsed: number;
-  blocksFree: number;
-  freeExtents: number;
-  /** Length in blocks of the largest free extent. */
-  largestFreeExtent: number;
-  trace: string;
-  opsApplied: number;
-  formatVersion: number;
-}
+export type ImageSummaryView = Readonly<ImageSummary>;
 
 /** One byte range whose content on the image differs from what the replay wrote. */
-export interface VerifyMismatchView {
-  path: string;
-  /** File byte offset. */
-  offset: number;
-  /** Bytes. */
-  length: number;
-  reason: string;
-}
+export type VerifyMismatchView = Readonly<VerifyMismatch>;
 
 /** Result of `inspect --verify` (src/image verifyImage). */
-export interface VerifyView {
-  files: number;
-  bytesChecked: number;
-  mismatches: VerifyMismatchView[];
-  ok: boolean;
-}
+export type VerifyView = Readonly<Omit<VerifyReport, 'mismatches'>> & { readonly mismatches: readonly VerifyMismatchView[] };
 
 /**
  * The FileLayout of a persisted inode: one ExtentRecord per persisted extent,

@@ -5,6 +5,7 @@
  */
 import { FreeSpace } from '../../src/alloc/freespace.js';
 import { InvariantError } from '../../src/util/assert.js';
+import { Prng } from '../../src/util/prng.js';
 
 function runs(space: FreeSpace): [number, number][] {
   return [...space.freeRuns()];
@@ -118,5 +119,63 @@ describe('FreeSpace.checkValid', () => {
     (space as unknown as { runs: { set(start: number, end: number): void } }).runs.set(0, 10);
     (space as unknown as { runs: { set(start: number, end: number): void } }).runs.set(10, 20);
     expect(() => space.checkValid()).toThrow(/overlap or touch/);
+  });
+});
+
+/** The same questions answered by brute force over a bitmap. */
+class BitmapModel {
+  readonly used: Uint8Array;
+
+  constructor(readonly total: number) {
+    this.used = new Uint8Array(total);
+  }
+
+  isFree(start: number, count: number): boolean {
+    for (let b = start; b < start + count; b++) if (this.used[b]) return false;
+    return true;
+  }
+
+  findFit(from: number, count: number, limit: number, align: number, alignBase: number): number {
+    // A candidate must lie in the free run that contains it, starting at or after `from`.
+    for (let candidate = from; candidate + count <= limit; candidate++) {
+      if (align > 1 && (candidate - alignBase) % align !== 0) continue;
+      if (this.isFree(candidate, count)) return candidate;
+    }
+    return -1;
+  }
+}
+
+describe('FreeSpace against a bitmap (seeded)', () => {
+  test('random mark/free sequences: findFit, isFree and counts agree; checkValid after every step', () => {
+    // 131_072 blocks: a power of two, so allocations reach the index's last bucket and the device end.
+    const total = 131_072;
+    const space = new FreeSpace(total);
+    const model = new BitmapModel(total);
+    const prng = new Prng(20261121);
+    const allocations: [number, number][] = [];
+    for (let step = 0; step < 400; step++) {
+      if (allocations.length > 0 && prng.nextInt(3) === 0) {
+        const [start, count] = allocations.splice(prng.nextInt(allocations.length), 1)[0]!;
+        space.free(start, count);
+        model.used.fill(0, start, start + count);
+      } else {
+        const count = 1 + prng.nextInt(3000);
+        const from = prng.nextInt(total);
+        const start = space.findFit(from, count);
+        expect(start).toBe(model.findFit(from, count, total, 1, 0));
+        if (start >= 0) {
+          space.markUsed(start, count);
+          model.used.fill(1, start, start + count);
+          allocations.push([start, count]);
+        }
+      }
+      const from = prng.nextInt(total);
+      const count = 1 + prng.nextInt(600);
+      const align = [1, 16, 512][prng.nextInt(3)]!;
+      const limit = Math.min(total, from + prng.nextInt(20_000));
+      expect(space.findFit(from, count, limit, align, 0)).toBe(model.findFit(from, count, limit, align, 0));
+      expect(space.freeBlocks).toBe(total - model.used.reduce((sum, bit) => sum + bit, 0));
+      space.checkValid();
+    }
   });
 });

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
+import { NullDevice } from '../../src/device/blockdev.js';
 import { main } from '../../src/cli/main.js';
 import { seedFromTraceName } from '../../src/cli/options.js';
 import { InvariantError } from '../../src/util/assert.js';
@@ -64,11 +65,11 @@ describe('replay: options reach the engine', () => {
     expect(engine.createParams?.force).toBe(true);
   });
 
-  test('--no-image: no image, no device', async () => {
+  test('--no-image: no image, a device that keeps no data', async () => {
     const { code, engine, stdout } = await run(['replay', 't.xio', '--no-image']);
     expect(code).toBe(0);
     expect(engine.calls).toEqual(['openTrace t.xio auto t.xio', 'replay']);
-    expect(engine.replayOptions?.device).toBeUndefined();
+    expect(engine.replayOptions?.device).toBeInstanceOf(NullDevice);
     expect(stdout).not.toContain('image:');
   });
 });

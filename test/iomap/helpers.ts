@@ -19,9 +19,8 @@ export interface CoreHarness {
   inode: Inode;
 }
 
-/** A context on a poisoned 16 MiB MemDevice and one empty file inode. */
-export function makeCore(blockSize = 4096): CoreHarness {
-  const deviceSize = 16 * 1024 * 1024;
+/** A context on a poisoned MemDevice (16 MiB by default) and one empty file inode. */
+export function makeCore(blockSize = 4096, deviceSize = 16 * 1024 * 1024): CoreHarness {
   const device = new MemDevice(deviceSize, POISON);
   const ctx: FsContext = {
     blockSize,

@@ -4,7 +4,7 @@
  * the dirty index (PAGECACHE_TAG_DIRTY), truncate_inode_pages_range (drop)
  * and invalidate_mapping_pages (dropClean).
  */
-import { InodePages, PAGE_SIZE, blockMask } from '../../src/pagecache/pagecache.js';
+import { InodePages, PAGE_SIZE, PageAccounting, blockMask } from '../../src/pagecache/pagecache.js';
 import { InvariantError } from '../../src/util/assert.js';
 
 describe('blockMask', () => {
@@ -144,5 +144,55 @@ describe('InodePages with 1 KiB blocks', () => {
     expect(() => new InodePages(3000)).toThrow(InvariantError);
     expect(() => new InodePages(8192)).toThrow(InvariantError);
     expect(new InodePages(512).fullMask).toBe(0xff);
+  });
+});
+
+describe('PageAccounting (the global counts balance_dirty_pages and reclaim read)', () => {
+  test('pages and dirty pages are counted across inodes sharing one accounting', () => {
+    const accounting = new PageAccounting();
+    const a = new InodePages(4096, accounting);
+    const b = new InodePages(1024, accounting);
+    const pa = a.grab(0);
+    pa.uptodate = 1;
+    a.markDirty(pa, 1);
+    a.grab(1);
+    const pb = b.grab(7);
+    pb.uptodate = 0b1111;
+    b.markDirty(pb, 0b0001);
+    b.markDirty(pb, 0b0010); // same page: counted once
+    expect([accounting.pages, accounting.dirtyPages]).toEqual([3, 2]);
+    a.clearDirty(pa);
+    expect(accounting.dirtyPages).toBe(1);
+    expect(a.dropClean()).toBe(2);
+    expect(accounting.pages).toBe(1);
+    b.drop(0, 100);
+    expect([accounting.pages, accounting.dirtyPages]).toEqual([0, 0]);
+  });
+
+  test('shiftPages keeps the counts; clear gives them back', () => {
+    const accounting = new PageAccounting();
+    const pages = new InodePages(4096, accounting);
+    for (const index of [0, 1, 2]) {
+      const page = pages.grab(index);
+      page.uptodate = 1;
+      if (index !== 1) pages.markDirty(page, 1);
+    }
+    pages.shiftPages(1, 5);
+    expect([accounting.pages, accounting.dirtyPages]).toEqual([3, 2]);
+    expect(pages.dirtyIndexesIn(0, 100)).toEqual([0, 7]);
+    pages.clear();
+    expect([accounting.pages, accounting.dirtyPages]).toEqual([0, 0]);
+  });
+
+  test('a recycled buffer comes back not uptodate', () => {
+    const accounting = new PageAccounting();
+    const pages = new InodePages(4096, accounting);
+    const page = pages.grab(0);
+    page.data.fill(0xaa);
+    page.uptodate = 1;
+    pages.drop(0, 1);
+    const again = pages.grab(0);
+    expect(again.uptodate).toBe(0);
+    expect(again.dirty).toBe(0);
   });
 });

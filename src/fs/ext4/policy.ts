@@ -134,8 +134,9 @@ export class Ext4Policy implements FsPolicy {
     const found = inode.data.lookup(block);
     if (found.extent) return { iomap: this.toIomap(found.extent) };
     if ((flags & IomapOp.Zero) !== 0) return { iomap: this.reportMapping(inode, pos, length) };
-    const count = Math.min(endBlock, found.holeEndBlock) - block;
-    this.reserveDelalloc(count);
+    // ext4_da_reserve_space works block by block: reserve what fits, so the write comes back short, not failed.
+    const count = Math.min(Math.min(endBlock, found.holeEndBlock) - block, Math.max(0, this.availableBlocks()));
+    this.reserveDelalloc(Math.max(count, 1));
     inode.data.insert(block, count, -1, ExtentState.Delalloc);
     return { iomap: this.toIomap({ startBlock: block, blockCount: count, physBlock: -1, state: ExtentState.Delalloc }, IomapFlag.New) };
   }

@@ -1,0 +1,124 @@
+/**
+ * The replay driver (src/replay): trace paths under --root, the per-process
+ * fd table (EBADF for fds never opened, as the kernel answers), ignoring
+ * files outside the root and everything done through their fds, the
+ * traced-failure report, and determinism of the JSON result.
+ */
+import { mapTracePath } from '../../src/replay/fdtable.js';
+import { replay } from '../../src/replay/replay.js';
+import type { ReplayOptions } from '../../src/replay/types.js';
+import { toJson } from '../../src/report/json.js';
+import { defaultOpenFlags, type OpenFlags, type TraceOp } from '../../src/trace/types.js';
+
+const FILE = 'trace.strace';
+const KiB = 1024;
+
+function options(overrides: Partial<ReplayOptions> = {}): ReplayOptions {
+  return {
+    policy: 'ext4',
+    blockSize: 4096,
+    deviceSize: 64 * 1024 * 1024,
+    seed: 1234,
+    traceName: FILE,
+    root: '/mnt',
+    finalSync: true,
+    deterministic: true,
+    ...overrides,
+  };
+}
+
+async function* stream(ops: TraceOp[]): AsyncIterable<TraceOp> {
+  for (const op of ops) yield op;
+}
+
+/** Small builders: line numbers are given so error positions can be checked. */
+const at = (line: number) => ({ src: { file: FILE, line }, pid: 100 });
+const flags = (overrides: Partial<OpenFlags> = {}): OpenFlags => ({ ...defaultOpenFlags, create: true, ...overrides });
+const open = (line: number, fd: number, path: string): TraceOp => ({ kind: 'open', ...at(line), fd, path, flags: flags() });
+const write = (line: number, fd: number, offset: number, length: number): TraceOp => ({ kind: 'write', ...at(line), fd, offset, length, fill: 0x61 });
+const close = (line: number, fd: number): TraceOp => ({ kind: 'close', ...at(line), fd });
+
+describe('mapTracePath', () => {
+  test.each<[string, string | undefined, string | undefined]>([
+    ['/mnt/a/b', '/mnt', 'a/b'],
+    ['/mnt/a/b', '/mnt/', 'a/b'],
+    ['/mnt', '/mnt', ''],
+    ['/mntx/a', '/mnt', undefined],
+    ['/etc/passwd', '/mnt', undefined],
+    ['/mnt/a/../b', '/mnt', 'b'],
+    ['/mnt/a/./b//c', '/mnt', 'a/b/c'],
+    ['/mnt/../etc/passwd', '/mnt', undefined],
+    ['./a/./b', undefined, 'a/b'],
+    ['/a//b/', undefined, 'a/b'],
+    ['a/..', undefined, ''],
+    ['..', undefined, undefined],
+  ])('%s under root %s -> %s', (path, root, expected) => {
+    expect(mapTracePath(path, root)).toBe(expected);
+  });
+});
+
+describe('replay errors', () => {
+  test('ops on an fd that was never opened are EBADF, recorded with file:line, and the replay goes on', async () => {
+    const { result } = await replay(stream([write(3, 7, 0, 100), open(4, 3, '/mnt/f'), write(5, 3, 0, 100), close(6, 9)]), options());
+    expect(result.errors.map((error) => [error.at, error.op, error.errno])).toEqual([
+      [`${FILE}:3`, 'write', 'EBADF'],
+      [`${FILE}:6`, 'close', 'EBADF'],
+    ]);
+    expect(result.stats.opsFailed).toBe(2);
+    expect(result.files.map((file) => [file.path, file.size])).toEqual([['f', 100]]);
+  });
+
+  test('opens outside --root are ignored and counted; later calls on their fds are ignored too', async () => {
+    const ops: TraceOp[] = [
+      open(1, 3, '/etc/passwd'),
+      write(2, 3, 0, 4096),
+      { kind: 'fsync', ...at(3), fd: 3, dataOnly: false },
+      close(4, 3),
+      open(5, 3, '/mnt/inside'), // the fd number is reused for a file under the root
+      write(6, 3, 0, 10),
+      close(7, 3),
+    ];
+    const { result } = await replay(stream(ops), options());
+    expect(result.errors).toEqual([]);
+    expect(result.stats.opsIgnored).toEqual({ 'outside-root': 4 });
+    expect(result.files.map((file) => [file.path, file.size])).toEqual([['inside', 10]]);
+    expect(result.stats.bytesWritten).toBe(10);
+    expect(result.stats.opsTotal).toBe(7);
+  });
+
+  test('traced failures are reported with what the simulation answered', async () => {
+    const ops: TraceOp[] = [
+      { kind: 'open', ...at(1), fd: 3, path: '/mnt/missing', flags: flags({ create: false }), traced: { errno: 'ENOENT' } },
+      { kind: 'open', ...at(2), fd: 4, path: '/mnt/made', flags: flags(), traced: { errno: 'EACCES' } },
+      write(3, 4, 0, 10),
+    ];
+    const { result } = await replay(stream(ops), options());
+    expect(result.tracedFailures).toEqual([
+      { at: `${FILE}:1`, op: 'open', tracedErrno: 'ENOENT', simErrno: 'ENOENT' },
+      { at: `${FILE}:2`, op: 'open', tracedErrno: 'EACCES', simErrno: null },
+    ]);
+    expect(result.errors.map((error) => [error.at, error.errno, error.path])).toEqual([[`${FILE}:1`, 'ENOENT', '/mnt/missing']]);
+  });
+});
+
+describe('determinism', () => {
+  function workload(): TraceOp[] {
+    const ops: TraceOp[] = [open(1, 3, '/mnt/a'), open(2, 4, '/mnt/b')];
+    for (let i = 0; i < 20; i++) {
+      ops.push({ kind: 'write', ...at(3 + i), fd: i % 2 === 0 ? 3 : 4, offset: i * 12 * KiB, length: 12 * KiB }); // payload rule, no fill
+    }
+    ops.push({ kind: 'fsync', ...at(30), fd: 3, dataOnly: false }, { kind: 'snapshot', ...at(31), label: 'mid' }, close(32, 3));
+    return ops;
+  }
+
+  test('the same ops and seed give byte-identical JSON', async () => {
+    const first = await replay(stream(workload()), options());
+    const second = await replay(stream(workload()), options());
+    const json = toJson(first.result);
+    expect(toJson(second.result)).toBe(json);
+    expect(json).toContain('"seed": 1234');
+    expect(first.result.stats.replaySeconds).toBeUndefined();
+    expect(first.result.files.length).toBe(2);
+    expect(first.metadata).toEqual(second.metadata);
+  });
+});

@@ -29,7 +29,9 @@ function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): 
     dst.fill(0);
   } else {
     const src = iter.srcmap;
-    ctx.device.read(src.addr + (blockPos - src.offset), dst);
+    const addr = src.addr + (blockPos - src.offset);
+    ctx.device.read(addr, dst);
+    ctx.io.submit({ direction: 'read', cause: 'readmiss', addrBytes: addr, lengthBytes: blockSize });
     ctx.stats.deviceBytesRead += blockSize;
     ctx.stats.pageCacheMisses++;
   }

@@ -41,6 +41,7 @@ function writeZeroes(ctx: FsContext, addr: number, length: number): void {
   const zeroes = scratchBuffer(length);
   zeroes.fill(0);
   ctx.device.write(addr, zeroes);
+  ctx.io.submit({ direction: 'write', cause: 'zeroing', addrBytes: addr, lengthBytes: length });
   ctx.stats.deviceBytesWritten += length;
   ctx.stats.deviceZeroBytes += length;
 }
@@ -71,6 +72,7 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
   const data = scratchBuffer(iter.length);
   copyFromSource(data, source, pos);
   ctx.device.write(addrOf(pos), data);
+  ctx.io.submit({ direction: 'write', cause: 'direct', addrBytes: addrOf(pos), lengthBytes: iter.length });
   ctx.stats.deviceBytesWritten += iter.length;
   const content = contentOf(source);
   if (content) inode.diskContent.write(pos, iter.length, content);
@@ -86,14 +88,15 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
 function dioReadIter(ctx: FsContext, iter: IomapIter, dst: Uint8Array | undefined, base: number): number {
   const { iomap } = iter;
   if (iomap.type === IomapType.Delalloc) throw new ErrnoError(Errno.EIO, 'direct read of delalloc');
-  if (!dst) {
-    if (iomap.type === IomapType.Mapped) ctx.stats.deviceBytesRead += iter.length;
-    return iter.length;
+  const addr = iomap.addr + (iter.pos - iomap.offset);
+  if (iomap.type === IomapType.Mapped) {
+    ctx.io.submit({ direction: 'read', cause: 'direct', addrBytes: addr, lengthBytes: iter.length });
+    ctx.stats.deviceBytesRead += iter.length;
   }
+  if (!dst) return iter.length;
   const out = dst.subarray(iter.pos - base, iter.pos - base + iter.length);
   if (iomap.type === IomapType.Mapped) {
-    ctx.device.read(iomap.addr + (iter.pos - iomap.offset), out);
-    ctx.stats.deviceBytesRead += iter.length;
+    ctx.device.read(addr, out);
   } else {
     out.fill(0);
   }

@@ -51,6 +51,7 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
     ctx.device.write(addr + done, page.data.subarray(from, from + bytes));
   });
   ctx.stats.deviceBytesWritten += length;
+  ctx.io.submit({ direction: 'write', cause: 'writeback', addrBytes: addr, lengthBytes: length });
   inode.diskContent.copyFrom(inode.content, pos, pos, length);
 }
 

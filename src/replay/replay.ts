@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { FreeSpace } from '../alloc/freespace.js';
 import { MemDevice } from '../device/blockdev.js';
+import { CountingIoSink } from '../device/iosink.js';
 import { createPolicy } from '../fs/registry.js';
 import { spaceUsage } from '../image/summary.js';
 import type { ImageMetadata } from '../image/types.js';
@@ -43,6 +44,7 @@ export function createState(options: ReplayOptions): ReplayState {
     freeSpace: new FreeSpace(deviceBlocks),
     stats: new EngineStats(),
     prng: new Prng(options.seed),
+    io: options.io ?? new CountingIoSink(),
   };
   const policy = createPolicy(options.policy, { ctx, deviceBlocks });
   return {

@@ -3,6 +3,7 @@
  * image metadata out. The CLI builds the options; src/replay/replay.ts runs it.
  */
 import type { BlockDevice } from '../device/blockdev.js';
+import type { IoSink } from '../device/iosink.js';
 import type { ImageMetadata } from '../image/types.js';
 import type { ReplayResult } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
@@ -24,6 +25,8 @@ export interface ReplayOptions {
   finalSync: boolean;
   /** Where data blocks go: the image file, or a MemDevice in tests. Default: a MemDevice. */
   device?: BlockDevice;
+  /** Where block requests are reported (device model); default: a counting sink. */
+  io?: IoSink;
   /** Exclude wall-clock speed figures from the result (byte-identical JSON across runs). */
   deterministic?: boolean;
 }

@@ -4,6 +4,7 @@
  */
 import type { FreeSpace } from '../alloc/freespace.js';
 import type { BlockDevice } from '../device/blockdev.js';
+import type { IoSink } from '../device/iosink.js';
 import type { Prng } from '../util/prng.js';
 
 /** Counters of what reached the device and the page cache. */
@@ -28,6 +29,8 @@ export interface FsContext {
   readonly freeSpace: FreeSpace;
   readonly stats: EngineStats;
   readonly prng: Prng;
+  /** Where block requests are reported (device model, stats). */
+  readonly io: IoSink;
 }
 
 export function blockShiftOf(blockSize: number): number {

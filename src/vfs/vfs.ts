@@ -335,11 +335,14 @@ export class Vfs implements FsHost {
   /** fsync/fdatasync: write back the whole file and wait (the journal commit is not modelled). */
   fsync(handle: Handle): void {
     this.writebackRange(handle.inode, 0, Number.MAX_SAFE_INTEGER);
+    // The journal commit (not modelled as blocks yet) ends with a cache flush.
+    this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
   }
 
   /** sync(2)/syncfs(2): every dirty inode, oldest dirtied first. */
   syncAll(): void {
     for (const inode of [...this.dirtyInodes]) this.writebackRange(inode, 0, Number.MAX_SAFE_INTEGER);
+    this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
   }
 
   /** FICLONE / FICLONERANGE (length 0: the whole source). */

@@ -4,6 +4,7 @@
  */
 import { FreeSpace } from '../../src/alloc/freespace.js';
 import { MemDevice } from '../../src/device/blockdev.js';
+import { CountingIoSink } from '../../src/device/iosink.js';
 import { createPolicy } from '../../src/fs/registry.js';
 import { defaultOpenFlags, type OpenFlags } from '../../src/trace/types.js';
 import { Prng } from '../../src/util/prng.js';
@@ -27,6 +28,7 @@ export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 *
     freeSpace: new FreeSpace(deviceSize / blockSize),
     stats: new EngineStats(),
     prng: new Prng(1),
+    io: new CountingIoSink(),
   };
   const fsPolicy = createPolicy(policy, { ctx, deviceBlocks: deviceSize / blockSize });
   return { vfs: new Vfs(ctx, fsPolicy, limits), ctx, device };

@@ -5,6 +5,7 @@
  */
 import { FreeSpace } from '../../src/alloc/freespace.js';
 import { MemDevice } from '../../src/device/blockdev.js';
+import { CountingIoSink } from '../../src/device/iosink.js';
 import type { IomapOps } from '../../src/iomap/ops.js';
 import { IOMAP_NULL_ADDR, IomapType, type Iomap, type IomapPair } from '../../src/iomap/types.js';
 import { Prng } from '../../src/util/prng.js';
@@ -29,6 +30,7 @@ export function makeCore(blockSize = 4096, deviceSize = 16 * 1024 * 1024): CoreH
     freeSpace: new FreeSpace(deviceSize / blockSize),
     stats: new EngineStats(),
     prng: new Prng(1),
+    io: new CountingIoSink(),
   };
   const inode = new Inode(12, 'file', blockSize, { maxWritten: 1 << 20, maxUnwritten: 1 << 20, maxDelalloc: 1 << 20 });
   return { ctx, device, inode };

@@ -9,6 +9,7 @@ import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { IomapsimError, UsageError } from '../util/errors.js';
 import type { CliContext, CliIo } from './context.js';
+import { CONVERT_TARGETS, planConvert, runConvert, type ConvertArgs } from './convert.js';
 import { exitCodeFor, oneLine, renderError } from './exit.js';
 import { runInspect, type InspectArgs } from './inspect.js';
 import { BLOCK_SIZES, FORMAT_CHOICES, singleValue } from './options.js';
@@ -24,9 +25,12 @@ export interface CliDeps {
 }
 
 type ParsedArgs = Record<string, unknown>;
-type Chosen = { command: 'replay'; args: ReplayArgs; color: boolean | undefined } | { command: 'inspect'; args: InspectArgs; color: boolean | undefined };
+type Chosen =
+  | { command: 'replay'; args: ReplayArgs; color: boolean | undefined }
+  | { command: 'inspect'; args: InspectArgs; color: boolean | undefined }
+  | { command: 'convert'; args: ConvertArgs; color: boolean | undefined };
 
-const COMMANDS = ['replay', 'inspect'] as const;
+const COMMANDS = ['replay', 'inspect', 'convert'] as const;
 
 const EXIT_CODES_TEXT = `Exit codes:
   0   success
@@ -80,12 +84,55 @@ function replayArgs(args: ParsedArgs): ReplayArgs {
     json: booleanArg(args, 'json'),
     deterministic: booleanArg(args, 'deterministic'),
     quiet: booleanArg(args, 'quiet'),
+    ...traceInputArgs(args),
   };
 }
 
-function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
+/** --skip-bad, --device, --device-file (replay and convert). */
+function traceInputArgs(args: ParsedArgs): { skipBad: boolean; device: string | undefined; deviceFile: string | undefined } {
+  return {
+    skipBad: booleanArg(args, 'skipBad'),
+    device: optionalStringArg(args, 'device', 'device'),
+    deviceFile: optionalStringArg(args, 'deviceFile', 'device-file'),
+  };
+}
+
+function convertArgs(args: ParsedArgs): ConvertArgs {
+  return {
+    trace: stringArg(args, 'trace', 'trace'),
+    to: stringArg(args, 'to', 'to'),
+    format: stringArg(args, 'format', 'format'),
+    output: optionalStringArg(args, 'output', 'output'),
+    force: booleanArg(args, 'force'),
+    ...traceInputArgs(args),
+  };
+}
+
+/** Options of replay and convert that shape the trace input. */
+function traceInputOptions(parser: Argv): Argv {
   return parser
-    .positional('trace', { type: 'string', describe: 'trace file (.xio xfs_io script or .csv block trace)' })
+    .option('skip-bad', { type: 'boolean', default: false, describe: "skip malformed trace lines (counted as ignored 'bad-line'; the first 5 are printed)" })
+    .option('device', { type: 'string', describe: 'block-device traces: replay only this device (blkparse 8,0; MSR disk number; volume id)' })
+    .option('device-file', { type: 'string', describe: 'block-device traces: the file a device is replayed into (default dev-ID.img etc.)' });
+}
+
+function convertBuilder(parser: Argv): Argv {
+  return traceInputOptions(
+    parser
+      .positional('trace', { type: 'string', describe: 'trace file (any supported format; .gz is read transparently)' })
+      .option('to', { type: 'string', demandOption: true, describe: `output format [choices: ${CONVERT_TARGETS.join(', ')}]` })
+      .option('format', { type: 'string', default: 'auto', describe: `trace format [choices: ${FORMAT_CHOICES.join(', ')}]` })
+      .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout (refuses to overwrite without --force)' })
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite the output file' }),
+  )
+    .example('$0 convert run.blktrace.txt --to csv -o run.csv', 'blkparse output as iomapsim CSV')
+    .example('$0 convert fio.log --to xio', 'a fio iolog as an .xio case on stdout (best effort)')
+    .epilogue(EXIT_CODES_TEXT);
+}
+
+function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
+  return traceInputOptions(parser)
+    .positional('trace', { type: 'string', describe: 'trace file: .xio, iomapsim .csv, blkparse text, fio iolog, MSR/Alibaba/Tencent CSV (.gz ok)' })
     .option('policy', { type: 'string', default: 'ext4', describe: `mapping policy [choices: ${policies.join(', ')}]` })
     .option('format', { type: 'string', default: 'auto', describe: `trace format [choices: ${FORMAT_CHOICES.join(', ')}]` })
     .option('image', { type: 'string', describe: 'image file to write (default: <trace name>.img here); --no-image: none' })
@@ -131,6 +178,9 @@ function buildParser(argv: readonly string[], policies: readonly string[], choos
     .command('inspect <image>', 'show an image: summary, free space, layouts; --verify contents', inspectBuilder, (args) => {
       const inspect: InspectArgs = { image: stringArg(args, 'image', 'image'), json: booleanArg(args, 'json'), verify: booleanArg(args, 'verify') };
       choose({ command: 'inspect', args: inspect, color: colorArg(args) });
+    })
+    .command('convert <trace>', 'write a trace as iomapsim CSV or .xio', convertBuilder, (args) => {
+      choose({ command: 'convert', args: convertArgs(args), color: colorArg(args) });
     })
     .option('color', { type: 'boolean', describe: 'colour text output (default: stdout is a terminal and NO_COLOR is unset)' })
     .example('$0 replay traces/demo.xio', 'replay the demo trace')
@@ -180,6 +230,7 @@ async function loadEngine(): Promise<CliEngine> {
 
 async function dispatch(chosen: Chosen, context: CliContext, policies: readonly string[]): Promise<number> {
   if (chosen.command === 'replay') return runReplay(planReplay(chosen.args, context.cwd, policies), context);
+  if (chosen.command === 'convert') return runConvert(planConvert(chosen.args, context.cwd), context);
   return runInspect(chosen.args, context);
 }
 

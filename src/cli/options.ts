@@ -13,7 +13,7 @@ export const BLOCK_SIZES = [1024, 2048, 4096] as const;
 export const DEVICE_SIZE_MAX_BYTES = 2 ** 44;
 
 /** Trace formats `--format` accepts. */
-export const FORMAT_CHOICES = ['auto', 'xio', 'csv'] as const;
+export const FORMAT_CHOICES = ['auto', 'xio', 'csv', 'blkparse', 'fio', 'msr', 'alibaba', 'tencent'] as const;
 export type FormatChoice = (typeof FORMAT_CHOICES)[number];
 
 const SIZE_MULTIPLIERS: Readonly<Record<string, number>> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };

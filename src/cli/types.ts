@@ -7,6 +7,7 @@ import type { BlockDevice } from '../device/blockdev.js';
 import type { ImageMetadata } from '../image/types.js';
 import type { ImageSummaryView, VerifyView } from '../report/layout.js';
 import type { ReplayOptions, ReplayOutcome } from '../replay/types.js';
+import type { BadLineLog } from '../trace/skipbad.js';
 import type { TraceOp } from '../trace/types.js';
 import type { FormatChoice } from './options.js';
 
@@ -36,13 +37,15 @@ export interface OpenedTrace {
   /** The detected (or forced) format name. */
   format: string;
   ops: AsyncIterable<TraceOp>;
+  /** 'content' when `--format auto` sniffed the format (the CLI says so on stderr); undefined when forced. */
+  detectedBy?: 'extension' | 'content';
 }
 
 export interface CliEngine {
   /** Registered mapping policies, for --policy. */
   listPolicies(): string[];
   /** Opens a trace and detects its format; TraceError for a missing file or unknown format. */
-  openTrace(path: string, options: { format?: FormatChoice; displayName?: string }): Promise<OpenedTrace>;
+  openTrace(path: string, options: { format?: FormatChoice; displayName?: string; badLines?: BadLineLog }): Promise<OpenedTrace>;
   replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions): Promise<ReplayOutcome>;
   /** Creates (or with force overwrites) an image; ImageError 'exists'/'foreign' when it refuses. */
   createImage(path: string, params: ImageCreateParams, options: { force: boolean }): Promise<CliImage>;

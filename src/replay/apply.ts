@@ -5,7 +5,7 @@
  */
 import type { FsPolicy } from '../fs/types.js';
 import type { OpErrorRecord, SnapshotRecord, TracedFailureRecord } from '../report/model.js';
-import type { TraceOp } from '../trace/types.js';
+import type { OpenFlags, TraceOp } from '../trace/types.js';
 import { formatSourcePos } from '../util/errors.js';
 import { Errno, ErrnoError } from '../util/errno.js';
 import type { FsContext } from '../vfs/context.js';
@@ -30,6 +30,8 @@ export interface ReplayState {
   bytesRead: number;
   /** Ignored trace records by reason. */
   ignored: Record<string, number>;
+  /** Files and directories the trace assumed existed before it started, created empty on first use. */
+  assumed: Record<string, number>;
   /** "pid:fd" of opens whose path lies outside --root: later calls on them are ignored. */
   ignoredFds: Set<string>;
 }
@@ -50,6 +52,26 @@ function pathOf(state: ReplayState, tracePath: string): string {
   return path;
 }
 
+/**
+ * An open the trace records as successful found its file, or at least its
+ * directory: what existed before tracing started is created empty on first use
+ * (directories with mkdir -p, files as empty files) and counted in stats.assumed.
+ */
+function assumePreexisting(state: ReplayState, path: string, flags: OpenFlags): OpenFlags {
+  const { vfs } = state;
+  const parts = path.split('/');
+  for (let depth = 1; depth < parts.length; depth++) {
+    const dir = parts.slice(0, depth).join('/');
+    if (!vfs.isDir(dir)) {
+      vfs.mkdir(dir);
+      state.assumed['dir'] = (state.assumed['dir'] ?? 0) + 1;
+    }
+  }
+  if (flags.create || vfs.lookup(path) || vfs.isDir(path)) return flags;
+  state.assumed['file'] = (state.assumed['file'] ?? 0) + 1;
+  return { ...flags, create: true };
+}
+
 export function countIgnored(state: ReplayState, reason: string): void {
   state.ignored[reason] = (state.ignored[reason] ?? 0) + 1;
 }
@@ -59,6 +81,37 @@ function fdsOf(op: TraceOp): number[] {
   if (op.kind === 'copyRange') return [op.srcFd, op.fd];
   if ('fd' in op && typeof op.fd === 'number') return [op.fd];
   return [];
+}
+
+/** Path ops (mkdir, unlink, rename, truncate by path) on paths outside --root are not the fs's: counted, not failed. */
+export function outsideRoot(state: ReplayState, op: TraceOp): boolean {
+  const root = state.options.root;
+  if (root === undefined || root === '') return false;
+  const out = (path: string): boolean => mapTracePath(path, root) === undefined;
+  switch (op.kind) {
+    case 'mkdir':
+    case 'unlink':
+      return out(op.path);
+    case 'rename':
+      return out(op.from) && out(op.to);
+    case 'truncate':
+      return op.fd === undefined && op.path !== undefined && out(op.path);
+    default:
+      return false;
+  }
+}
+
+/**
+ * copy_file_range from a file outside --root into one inside it (`cp /src/x /mnt/y`):
+ * the data comes from outside, so the copy is replayed as a plain write of the same length.
+ */
+export function copyFromOutsideRoot(state: ReplayState, op: TraceOp): TraceOp | undefined {
+  if (op.kind !== 'copyRange') return undefined;
+  const srcIgnored = state.ignoredFds.has(fdKey(op.pid, op.srcFd));
+  const dstIgnored = state.ignoredFds.has(fdKey(op.pid, op.fd));
+  if (!srcIgnored || dstIgnored) return undefined;
+  const length = op.traced?.returned ?? op.length;
+  return { kind: 'write', fd: op.fd, offset: op.dstOffset, length, src: op.src, pid: op.pid, timeUs: op.timeUs };
 }
 
 /** Whether the op acts on an fd whose open was ignored; closes forget the fd. */
@@ -85,7 +138,9 @@ export function applyOp(state: ReplayState, op: TraceOp): void {
         return;
       }
       state.ignoredFds.delete(fdKey(op.pid, op.fd));
-      const handle = vfs.open(path, op.flags);
+      const succeededInTrace = op.traced !== undefined && op.traced.errno === undefined;
+      const flags = succeededInTrace ? assumePreexisting(state, path, op.flags) : op.flags;
+      const handle = vfs.open(path, flags);
       const previous = state.handles.get(fdKey(op.pid, op.fd));
       if (previous && !previous.closed) vfs.close(previous);
       state.handles.set(fdKey(op.pid, op.fd), handle);

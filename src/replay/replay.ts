@@ -18,7 +18,7 @@ import { ErrnoError, errnoName } from '../util/errno.js';
 import { Prng } from '../util/prng.js';
 import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
-import { applyOp, countIgnored, onIgnoredFd, type ReplayState } from './apply.js';
+import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, outsideRoot, type ReplayState } from './apply.js';
 import { fileLayouts, persistedInodes } from './layouts.js';
 import type { ReplayOptions, ReplayOutcome } from './types.js';
 
@@ -60,6 +60,7 @@ export function createState(options: ReplayOptions): ReplayState {
     bytesWritten: 0,
     bytesRead: 0,
     ignored: {},
+    assumed: {},
     ignoredFds: new Set(),
     tracedFailures: [],
   };
@@ -77,7 +78,15 @@ export function step(state: ReplayState, op: TraceOp): void {
   state.opCounts[op.kind] = (state.opCounts[op.kind] ?? 0) + 1;
   state.opsTotal++;
   if (onIgnoredFd(state, op)) {
-    countIgnored(state, 'outside-root');
+    const fromOutside = copyFromOutsideRoot(state, op);
+    if (!fromOutside) {
+      countIgnored(state, 'outside-root');
+      return;
+    }
+    op = fromOutside;
+  }
+  if (op.kind === 'ignored' || outsideRoot(state, op)) {
+    countIgnored(state, op.kind === 'ignored' ? op.reason : 'outside-root');
     return;
   }
   let simErrno: number | undefined;
@@ -133,6 +142,7 @@ export function buildResult(state: ReplayState, seconds: number | undefined, met
       opsTotal: state.opsTotal,
       opsFailed: state.errors.length,
       opsIgnored: sortedCounts(state.ignored),
+      assumed: sortedCounts(state.assumed),
       bytesWritten: state.bytesWritten,
       bytesRead: state.bytesRead,
       deviceBytesWritten: ctx.stats.deviceBytesWritten,

@@ -27,7 +27,7 @@ const EXTENT_KEYS = ['logical', 'physical', 'length', 'flags'] as const;
 const SNAPSHOT_KEYS = ['label', 'source', 'at', 'files'] as const;
 const ERROR_KEYS = ['at', 'op', 'path', 'errno', 'message'] as const;
 const STATS_KEYS = [
-  'opsTotal', 'opsFailed', 'opsIgnored', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
+  'opsTotal', 'opsFailed', 'opsIgnored', 'assumed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
   'files', 'extents', 'blocksAllocated', 'blocksFree', 'replaySeconds', 'opsPerSecond',
 ] as const;
 const SUMMARY_KEYS = [

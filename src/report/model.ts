@@ -51,6 +51,8 @@ export interface ReplayStats {
   opsFailed: number;
   /** Trace records not applied, by reason (pipe, socket, outside-root, no-effect, ...). */
   opsIgnored: Record<string, number>;
+  /** Files ('file') and directories ('dir') the trace assumed existed before it started: created empty on first use. */
+  assumed: Record<string, number>;
   bytesWritten: number;
   bytesRead: number;
   /** Bytes written to the simulated device (data writeback + direct I/O + zeroing). */

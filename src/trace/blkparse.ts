@@ -9,7 +9,8 @@
  * fsync before the data; the operation W/R/D/N; then F (FUA), A, S, M, E.
  * W -> write (dsync when S or FUA), R -> read, D -> fallocate punch, N (no
  * data) -> nothing. Sectors are 512 bytes; timestamps (s.ns) become µs.
- * The per-CPU/total summary at the end of the output is skipped.
+ * The per-CPU/total summary at the end of the output is skipped; blank
+ * lines and `#` comment lines (not written by blkparse) are allowed.
  */
 import type { SourcePos } from '../util/errors.js';
 import { TraceError } from '../util/errors.js';
@@ -25,12 +26,6 @@ const knownActions = new Set(['Q', 'G', 'I', 'D', 'C', 'M', 'F', 'P', 'U', 'UT',
 const actionList = 'Q, G, I, D, C, M, F, P, U, UT, T, S, X, A, B, R, m';
 
 const lineHint = 'the blkparse reader reads blkparse default output (no -f/-F formats); --skip-bad skips bad lines';
-
-/** A field of a line: its text and where it starts (0-based). */
-interface Field {
-  text: string;
-  start: number;
-}
 
 /** What the RWBS letters of a Q event ask for. */
 export interface Rwbs {
@@ -59,38 +54,72 @@ export function parseRwbs(text: string): Rwbs | null {
   else if (opLetter !== 'N') return null;
   index++;
   if (rwbs.op === 'discard' && text[index] === 'E') index++; // secure erase: still a discard
-  for (const [letter, key] of [['F', 'fua'], ['A', null], ['S', 'sync'], ['M', null]] as const) {
-    if (text[index] !== letter) continue;
-    if (key !== null) rwbs[key] = true;
+  if (text[index] === 'F') {
+    rwbs.fua = true;
     index++;
   }
+  if (text[index] === 'A') index++; // readahead
+  if (text[index] === 'S') {
+    rwbs.sync = true;
+    index++;
+  }
+  if (text[index] === 'M') index++; // metadata
   return index === text.length ? rwbs : null;
 }
 
-/** Splits `text` at blanks, keeping each field's start column. */
-function splitFields(text: string, limit: number): Field[] {
-  const fields: Field[] = [];
-  let position = 0;
-  while (fields.length < limit) {
-    while (position < text.length && (text.charCodeAt(position) === 32 || text.charCodeAt(position) === 9)) position++;
-    if (position >= text.length) break;
-    const start = position;
-    while (position < text.length && text.charCodeAt(position) !== 32 && text.charCodeAt(position) !== 9) position++;
-    fields.push({ text: text.slice(start, position), start });
+/** Most fields a line is split into: 7 common ones, `SECTOR + COUNT`, and the start of `[process]`. */
+const fieldsMax = 11;
+
+/** Blank-separated fields of one line as [start, end) offsets, reused from line to line (no allocation per field). */
+class LineFields {
+  readonly starts = new Int32Array(fieldsMax);
+  readonly ends = new Int32Array(fieldsMax);
+  count = 0;
+  text = '';
+
+  split(text: string): void {
+    this.text = text;
+    this.count = 0;
+    let position = 0;
+    while (this.count < fieldsMax) {
+      let code = text.charCodeAt(position);
+      while (code === 32 || code === 9) code = text.charCodeAt(++position);
+      if (position >= text.length) break;
+      this.starts[this.count] = position;
+      while (position < text.length && code !== 32 && code !== 9) code = text.charCodeAt(++position);
+      this.ends[this.count++] = position;
+    }
   }
-  return fields;
+
+  field(index: number): string {
+    return this.text.slice(this.starts[index]!, this.ends[index]!);
+  }
+
+  /** Field `index` as a decimal integer; null when it is not one. */
+  decimal(index: number): number | null {
+    return parseDecimalRange(this.text, this.starts[index]!, this.ends[index]!);
+  }
+
+  is(index: number, value: string): boolean {
+    const start = this.starts[index]!;
+    return this.ends[index]! - start === value.length && this.text.startsWith(value, start);
+  }
 }
 
-/** A decimal integer without sign; null otherwise or beyond 2^53. */
-function parseDecimal(text: string): number | null {
-  if (text.length === 0 || text.length > 16) return null;
+/** A decimal integer without sign in text[start, end); null otherwise or beyond 2^53. */
+function parseDecimalRange(text: string, start: number, end: number): number | null {
+  if (end <= start || end - start > 16) return null;
   let value = 0;
-  for (let index = 0; index < text.length; index++) {
+  for (let index = start; index < end; index++) {
     const digit = text.charCodeAt(index) - 48;
     if (digit < 0 || digit > 9) return null;
     value = value * 10 + digit;
   }
   return Number.isSafeInteger(value) ? value : null;
+}
+
+function parseDecimal(text: string): number | null {
+  return parseDecimalRange(text, 0, text.length);
 }
 
 /** `SECONDS.NANOSECONDS` (1 to 9 fraction digits) as whole µs; null when malformed. */
@@ -107,6 +136,7 @@ export function parseBlkparseTimeUs(text: string): number | null {
 /** The blkparse reader's state: device files, and whether the summary at the end has begun. */
 export class BlkparseParser implements TraceLineParser {
   private readonly files = new BlockDeviceFiles('dev');
+  private readonly fields = new LineFields();
   private inSummary = false;
   private lastLine = 0;
   private lastTimeUs: number | undefined;
@@ -119,29 +149,32 @@ export class BlkparseParser implements TraceLineParser {
     if (this.inSummary) return;
     const first = text.charCodeAt(0);
     if (first !== 32 && !(first >= 48 && first <= 57)) {
-      if (text === '') return;
+      if (text === '' || first === 35) return; // blank, or a '#' comment (as every format here allows)
       if (/^(CPU\d+|Total) \(/.test(text)) {
         this.inSummary = true;
         return;
       }
       this.fail(line, 0, `not a blkparse event line: '${clip(text)}' (expected 'MAJ,MIN CPU SEQ SECONDS.NS PID ACTION RWBS ...')`);
     }
-    const fields = splitFields(text, 9);
-    if (fields.length === 0) return;
-    if (fields.length < 7) {
-      this.fail(line, text.length, `${fields.length} fields, blkparse events have at least 7 (expected 'MAJ,MIN CPU SEQ SECONDS.NS PID ACTION RWBS ...')`);
+    const fields = this.fields;
+    fields.split(text);
+    if (fields.count === 0) return;
+    if (fields.count < 7) {
+      this.fail(line, text.length, `${fields.count} fields, blkparse events have at least 7 (expected 'MAJ,MIN CPU SEQ SECONDS.NS PID ACTION RWBS ...')`);
     }
-    const deviceId = this.deviceOf(fields[0]!, line);
-    this.number(fields[1]!, line, 'CPU number');
-    this.number(fields[2]!, line, 'sequence number');
-    const timeUs = parseBlkparseTimeUs(fields[3]!.text);
-    if (timeUs === null) this.fail(line, fields[3]!.start, `bad timestamp '${fields[3]!.text}' (expected SECONDS.NANOSECONDS, e.g. 0.000034141)`);
-    const pid = this.number(fields[4]!, line, 'pid');
-    const action = fields[5]!;
-    if (!knownActions.has(action.text)) this.fail(line, action.start, `unknown action '${action.text}' (expected one of ${actionList})`);
-    if (action.text !== 'Q') return;
+    this.checkDevice(line);
+    this.number(1, line, 'CPU number');
+    this.number(2, line, 'sequence number');
+    const timeUs = parseBlkparseTimeUs(fields.field(3));
+    if (timeUs === null) this.fail(line, fields.starts[3]!, `bad timestamp '${fields.field(3)}' (expected SECONDS.NANOSECONDS, e.g. 0.000034141)`);
+    const pid = this.number(4, line, 'pid');
+    if (!fields.is(5, 'Q')) {
+      const action = fields.field(5);
+      if (!knownActions.has(action)) this.fail(line, fields.starts[5]!, `unknown action '${action}' (expected one of ${actionList})`);
+      return;
+    }
     this.lastTimeUs = timeUs;
-    this.queued(text, fields, line, { deviceId, pid, timeUs }, out);
+    this.queued(line, pid, timeUs, out);
   }
 
   finish(out: TraceOp[]): void {
@@ -150,45 +183,36 @@ export class BlkparseParser implements TraceLineParser {
   }
 
   /** A Q event: `RWBS [comm]` (no data) or `RWBS SECTOR + COUNT [comm]`. */
-  private queued(text: string, fields: Field[], line: number, event: { deviceId: string; pid: number; timeUs: number }, out: TraceOp[]): void {
-    const rwbsField = fields[6]!;
-    const rwbs = parseRwbs(rwbsField.text);
+  private queued(line: number, pid: number, timeUs: number, out: TraceOp[]): void {
+    const fields = this.fields;
+    const rwbs = parseRwbs(fields.field(6));
     if (rwbs === null) {
-      this.fail(line, rwbsField.start, `bad RWBS '${rwbsField.text}' (expected [F] then W, R, D or N, then F, A, S, M, e.g. WS or FWFSM)`);
+      this.fail(line, fields.starts[6]!, `bad RWBS '${fields.field(6)}' (expected [F] then W, R, D or N, then F, A, S, M, e.g. WS or FWFSM)`);
     }
     let offsetBytes = 0;
     let lengthBytes = 0;
-    const sectorField = fields[7];
-    if (sectorField !== undefined && sectorField.text[0] !== '[') {
-      const plus = fields[8];
-      if (plus === undefined || plus.text !== '+') this.fail(line, plus?.start ?? text.length, "missing '+' after the sector (expected 'SECTOR + COUNT [process]')");
-      const rest = splitFields(text.slice(plus.start + 1), 2);
-      const countField = rest[0];
-      if (countField === undefined) this.fail(line, text.length, "missing sector count (expected 'SECTOR + COUNT [process]')");
-      const countStart = plus.start + 1 + countField.start;
-      offsetBytes = this.number(sectorField, line, 'sector') * sectorBytes;
-      lengthBytes = this.number({ text: countField.text, start: countStart }, line, 'sector count') * sectorBytes;
-      if (rest[1] !== undefined && rest[1].text[0] !== '[') {
-        this.fail(line, countStart + rest[1].start - countField.start, `unexpected '${rest[1].text}' after the sector count (expected '[process]')`);
+    if (fields.count > 7 && fields.text.charCodeAt(fields.starts[7]!) !== 91) {
+      if (fields.count < 9 || !fields.is(8, '+')) {
+        this.fail(line, fields.count < 9 ? fields.text.length : fields.starts[8]!, "missing '+' after the sector (expected 'SECTOR + COUNT [process]')");
+      }
+      if (fields.count < 10) this.fail(line, fields.text.length, "missing sector count (expected 'SECTOR + COUNT [process]')");
+      offsetBytes = this.number(7, line, 'sector') * sectorBytes;
+      lengthBytes = this.number(9, line, 'sector count') * sectorBytes;
+      if (fields.count > 10 && fields.text.charCodeAt(fields.starts[10]!) !== 91) {
+        this.fail(line, fields.starts[10]!, `unexpected '${fields.field(10)}' after the sector count (expected '[process]')`);
       }
     }
-    this.emitQueued(rwbs, { ...event, offsetBytes, lengthBytes, line }, out);
+    const hasData = lengthBytes > 0;
+    if (!rwbs.preflush && (!hasData || rwbs.op === 'none')) return;
+    const src: SourcePos = { file: this.file, line, column: 1 };
+    const fd = this.files.fdFor(fields.field(0), pid, src, timeUs, out);
+    this.emitQueued(rwbs, { src, timeUs, pid, fd }, offsetBytes, lengthBytes, out);
   }
 
-  private emitQueued(
-    rwbs: Rwbs,
-    event: { deviceId: string; pid: number; timeUs: number; offsetBytes: number; lengthBytes: number; line: number },
-    out: TraceOp[],
-  ): void {
-    const hasData = event.lengthBytes > 0;
-    if (!rwbs.preflush && (!hasData || rwbs.op === 'none')) return;
-    const src: SourcePos = { file: this.file, line: event.line, column: 1 };
-    const fd = this.files.fdFor(event.deviceId, event.pid, src, event.timeUs, out);
-    const base = { src, timeUs: event.timeUs, pid: event.pid, fd };
+  private emitQueued(rwbs: Rwbs, base: { src: SourcePos; timeUs: number; pid: number; fd: number }, offset: number, length: number, out: TraceOp[]): void {
     // PREFLUSH: the device cache is flushed before the data is written.
     if (rwbs.preflush) out.push({ kind: 'fsync', ...base, dataOnly: false });
-    if (!hasData) return;
-    const { offsetBytes: offset, lengthBytes: length } = event;
+    if (length === 0) return;
     if (rwbs.op === 'write') {
       out.push(rwbs.sync || rwbs.fua ? { kind: 'write', ...base, offset, length, dsync: true } : { kind: 'write', ...base, offset, length });
     } else if (rwbs.op === 'read') {
@@ -198,17 +222,19 @@ export class BlkparseParser implements TraceLineParser {
     }
   }
 
-  private deviceOf(field: Field, line: number): string {
-    const comma = field.text.indexOf(',');
-    if (comma <= 0 || parseDecimal(field.text.slice(0, comma)) === null || parseDecimal(field.text.slice(comma + 1)) === null) {
-      this.fail(line, field.start, `bad device '${field.text}' (expected MAJOR,MINOR, e.g. 8,0)`);
+  private checkDevice(line: number): void {
+    const { text, starts, ends } = this.fields;
+    const start = starts[0]!;
+    const end = ends[0]!;
+    const comma = text.indexOf(',', start);
+    if (comma <= start || comma >= end || parseDecimalRange(text, start, comma) === null || parseDecimalRange(text, comma + 1, end) === null) {
+      this.fail(line, start, `bad device '${this.fields.field(0)}' (expected MAJOR,MINOR, e.g. 8,0)`);
     }
-    return field.text;
   }
 
-  private number(field: Field, line: number, what: string): number {
-    const value = parseDecimal(field.text);
-    if (value === null) this.fail(line, field.start, `bad ${what} '${field.text}' (expected a non-negative integer)`);
+  private number(index: number, line: number, what: string): number {
+    const value = this.fields.decimal(index);
+    if (value === null) this.fail(line, this.fields.starts[index]!, `bad ${what} '${this.fields.field(index)}' (expected a non-negative integer)`);
     return value;
   }
 

@@ -147,6 +147,7 @@ const csvOps = new Map<string, CsvOpSpec>([
   ['drop_caches', { target: 'none', flags: [], build: (row) => ({ kind: 'dropCaches', ...row.base() }) }],
   ['snapshot', { target: 'none', flags: [], build: (row) => ({ kind: 'snapshot', ...row.base(), label: row.required(FIELD_ARG, 'a snapshot label') }) }],
   ['fiemap', { target: 'file', flags: [], build: (row, fd) => ({ kind: 'fiemap', ...row.base(), fd }) }],
+  ['ignored', { target: 'none', flags: [], build: buildIgnored }],
 ]);
 const csvOpNameList = [...csvOps.keys()].join(', ');
 
@@ -163,6 +164,7 @@ const usedFields: Record<string, readonly number[]> = {
   copy_range: [FIELD_OFFSET, FIELD_LENGTH, FIELD_ARG],
   rename: [FIELD_ARG],
   snapshot: [FIELD_ARG],
+  ignored: [FIELD_ARG],
   ...Object.fromEntries(Object.keys(fallocOps).map((name) => [name, [FIELD_OFFSET, FIELD_LENGTH]])),
 };
 
@@ -218,6 +220,14 @@ function buildReflink(row: CsvRow, fd: number): TraceOp {
   const dstOffset = row.optionalBytes(FIELD_OFFSET) ?? 0;
   const length = row.optionalBytes(FIELD_LENGTH) ?? 0;
   return { kind: 'reflink', ...row.base(), fd, srcPath: source.name, srcOffset: source.offset ?? 0, dstOffset, length };
+}
+
+/** `ignored` rows (what formatCsvOp writes for IgnoredOp): arg `CALL:REASON`, split at the first ':'. */
+function buildIgnored(row: CsvRow): TraceOp {
+  const text = row.required(FIELD_ARG, 'CALL:REASON, e.g. ioctl:unsupported');
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) row.fail(FIELD_ARG, `bad ignored record '${text}' (expected CALL:REASON, e.g. ioctl:unsupported)`);
+  return { kind: 'ignored', ...row.base(), call: text.slice(0, colon), reason: text.slice(colon + 1) };
 }
 
 function buildRename(row: CsvRow): TraceOp {

@@ -7,8 +7,13 @@
  */
 import { stat } from 'node:fs/promises';
 import { TraceError } from '../util/errors.js';
+import { blkparseExampleLine, readBlkparse, sniffBlkparse } from './blkparse.js';
+import { blockCsvSpecs, readBlockCsv, sniffBlockCsv } from './blockcsv.js';
 import { csvColumns, readCsv } from './csv.js';
+import { fioExampleLine, readFio, sniffFio } from './fio.js';
 import { isGzipPath, peekLines } from './lines.js';
+import { readCsvSkippingBad, readXioSkippingBad, type BadLineLog, type TraceReadOptions } from './skipbad.js';
+import { readStrace, sniffStrace, straceExampleLine } from './strace.js';
 import type { TraceFormat, TraceSource } from './types.js';
 import { readXio } from './xio.js';
 
@@ -21,7 +26,12 @@ export interface TraceReaderEntry {
   exampleLine: string;
   /** True when the first significant (non-blank, non-comment) lines look like this format. */
   sniff: (lines: readonly string[]) => boolean;
-  read: (path: string, displayName: string) => TraceSource;
+  /** The streaming reader; readers with `skipsBadLines` honour `options.badLines`. */
+  read: (path: string, displayName: string, options?: TraceReadOptions) => TraceSource;
+  /** Whether `read` can skip malformed lines (--skip-bad). */
+  skipsBadLines?: boolean;
+  /** Block-device trace: each device is replayed into one file (blockfile.ts; --device, --device-file). */
+  blockDevice?: boolean;
 }
 
 /** Lines read for sniffing; comment headers longer than this defeat detection (name the format instead). */
@@ -36,15 +46,55 @@ export const traceReaders: readonly TraceReaderEntry[] = [
     extensions: ['.xio'],
     exampleLine: 'data.bin: -f -c "pwrite -S 0x51 0 64k" -c "fsync"',
     sniff: sniffXio,
-    read: (path, displayName) => readXio(path, displayName),
+    read: (path, displayName, options) => (options?.badLines === undefined ? readXio(path, displayName) : readXioSkippingBad(path, displayName, options)),
+    skipsBadLines: true,
   },
   {
     format: 'csv',
     extensions: ['.csv'],
     exampleLine: csvHeader,
     sniff: (lines) => lines.length > 0 && lines[0]!.replace(/\s+/g, '') === csvHeader,
-    read: (path, displayName) => readCsv(path, displayName),
+    read: (path, displayName, options) => (options?.badLines === undefined ? readCsv(path, displayName) : readCsvSkippingBad(path, displayName, options)),
+    skipsBadLines: true,
   },
+  {
+    format: 'strace',
+    // Samples named *.txt are detected by sniffing (-o style, stderr style, or lines without a pid).
+    extensions: ['.strace'],
+    exampleLine: straceExampleLine,
+    sniff: sniffStrace,
+    read: (path, displayName, options) => readStrace(path, displayName, options),
+    skipsBadLines: true,
+  },
+  {
+    format: 'blkparse',
+    extensions: [],
+    exampleLine: blkparseExampleLine,
+    sniff: sniffBlkparse,
+    read: (path, displayName, options) => readBlkparse(path, displayName, options),
+    skipsBadLines: true,
+    blockDevice: true,
+  },
+  {
+    format: 'fio',
+    extensions: [],
+    exampleLine: fioExampleLine,
+    sniff: sniffFio,
+    read: (path, displayName, options) => readFio(path, displayName, options),
+    skipsBadLines: true,
+  },
+  ...(['msr', 'alibaba', 'tencent'] as const).map(
+    (format): TraceReaderEntry => ({
+      format,
+      // Shared with our own CSV: detection sniffs among the formats claiming '.csv'.
+      extensions: ['.csv'],
+      exampleLine: blockCsvSpecs[format].exampleLine,
+      sniff: (lines) => sniffBlockCsv(format, lines),
+      read: (path, displayName, options) => readBlockCsv(format, path, displayName, options),
+      skipsBadLines: true,
+      blockDevice: true,
+    }),
+  ),
 ];
 
 /** xio: `FILE: -opt...` (a name without blanks, a colon, then an option or nothing), an `@directive` or a `! shell` line. */
@@ -86,23 +136,37 @@ function significantLines(lines: readonly string[]): string[] {
   });
 }
 
+/** How detection chose: by the file name's extension, or by sniffing the content. */
+export type DetectedBy = 'extension' | 'content';
+
 /**
  * The format of the trace at `path`: by extension first (`.xio`, `.csv`,
- * each optionally `.gz`), else by sniffing its first lines.
+ * each optionally `.gz`), else by sniffing its first lines. An extension
+ * several formats claim (`.csv`: ours, MSR, Alibaba, Tencent) is settled by
+ * sniffing among them; when none matches, the first claimant wins (its
+ * reader then says what is wrong).
  *
  * @param displayName the name used in errors (default `path`).
  * @throws TraceError when nothing matches, listing each format with an example line.
  */
 export async function detectFormat(path: string, displayName: string = path): Promise<TraceFormat> {
+  return (await detectTraceFormat(path, displayName)).format;
+}
+
+/** detectFormat, also saying how it chose (the CLI reports content-sniffed choices). */
+export async function detectTraceFormat(path: string, displayName: string = path): Promise<{ format: TraceFormat; detectedBy: DetectedBy }> {
   const stem = formatStem(path);
-  for (const entry of traceReaders) {
-    if (entry.extensions.some((extension) => stem.endsWith(extension))) return entry.format;
-  }
+  const claimants = traceReaders.filter((entry) => entry.extensions.some((extension) => stem.endsWith(extension)));
+  if (claimants.length === 1) return { format: claimants[0]!.format, detectedBy: 'extension' };
   const lines = significantLines(await peekLines(path, sniffLineCount, displayName));
-  for (const entry of traceReaders) {
-    if (entry.sniff(lines)) return entry.format;
+  if (claimants.length > 1) {
+    const sniffed = claimants.find((entry) => entry.sniff(lines)) ?? claimants[0]!;
+    return { format: sniffed.format, detectedBy: sniffed === claimants[0] ? 'extension' : 'content' };
   }
-  const formats = traceReaders.map((entry) => `${entry.format} (e.g. '${entry.exampleLine}')`).join('; ');
+  for (const entry of traceReaders) {
+    if (entry.sniff(lines)) return { format: entry.format, detectedBy: 'content' };
+  }
+  const formats = traceReaders.map((entry) => `${entry.format} (e.g. '${entry.exampleLine.trim()}')`).join('; ');
   throw new TraceError(
     undefined,
     `${displayName}: unknown trace format (expected one of: ${formats})`,
@@ -115,6 +179,18 @@ export interface OpenTraceOptions {
   format?: 'auto' | TraceFormat;
   /** Name shown in `src.file` and errors (default: the path as given). */
   displayName?: string;
+  /** Skip malformed lines into this log (readers with `skipsBadLines`; see readerSkipsBadLines). */
+  badLines?: BadLineLog;
+}
+
+/** Whether `format`'s reader can skip malformed lines. */
+export function readerSkipsBadLines(format: TraceFormat): boolean {
+  return readerFor(format).skipsBadLines === true;
+}
+
+/** Whether `format` is a block-device trace (one file per device; --device applies). */
+export function isBlockDeviceFormat(format: TraceFormat): boolean {
+  return readerFor(format).blockDevice === true;
 }
 
 /**
@@ -126,12 +202,17 @@ export interface OpenTraceOptions {
 export async function openTrace(
   path: string,
   options: OpenTraceOptions = {},
-): Promise<{ format: TraceFormat; ops: TraceSource }> {
+): Promise<{ format: TraceFormat; ops: TraceSource; detectedBy?: DetectedBy }> {
   const displayName = options.displayName ?? path;
   await checkTraceFile(path, displayName);
   const requested = options.format ?? 'auto';
-  const format = requested === 'auto' ? await detectFormat(path, displayName) : readerFor(requested).format;
-  return { format, ops: readerFor(format).read(path, displayName) };
+  const readOptions: TraceReadOptions = options.badLines === undefined ? {} : { badLines: options.badLines };
+  if (requested !== 'auto') {
+    const format = readerFor(requested).format;
+    return { format, ops: readerFor(format).read(path, displayName, readOptions) };
+  }
+  const { format, detectedBy } = await detectTraceFormat(path, displayName);
+  return { format, detectedBy, ops: readerFor(format).read(path, displayName, readOptions) };
 }
 
 async function checkTraceFile(path: string, displayName: string): Promise<void> {

@@ -9,8 +9,10 @@
  */
 import { assert } from '../util/assert.js';
 import { TraceError, type SourcePos } from '../util/errors.js';
+import { CsvRecordSplitter, CsvTraceBuilder } from './csv.js';
 import { readLineBatches } from './lines.js';
 import type { IgnoredOp, TraceOp } from './types.js';
+import { XioParser } from './xio.js';
 
 /** The ignored-op reason of a skipped line. */
 export const badLineReason = 'bad-line';
@@ -97,4 +99,53 @@ function parseSkipping(parser: TraceLineParser, text: string, line: number, out:
     out.push(badLineOp(error, { file, line }));
   }
   assert(out.length >= before, 'parseSkipping: ops vanished', { line });
+}
+
+/** The xio reader as a TraceLineParser (its ops are gathered per line, so a bad line leaves none behind). */
+class XioLineParser implements TraceLineParser {
+  private readonly parser: XioParser;
+
+  constructor(file: string) {
+    this.parser = new XioParser(file);
+  }
+
+  parseLine(text: string, line: number, out: TraceOp[]): void {
+    for (const op of this.parser.feedLine(text, line)) out.push(op);
+  }
+
+  finish(): void {
+    this.parser.finish();
+  }
+}
+
+/** The iomapsim CSV reader as a TraceLineParser (one record per line; quoted records may span lines). */
+class CsvLineParser implements TraceLineParser {
+  private readonly splitter: CsvRecordSplitter;
+  private readonly builder: CsvTraceBuilder;
+
+  constructor(file: string) {
+    this.splitter = new CsvRecordSplitter(file);
+    this.builder = new CsvTraceBuilder(file);
+  }
+
+  parseLine(text: string, line: number, out: TraceOp[]): void {
+    const fields = this.splitter.feed(text, line);
+    if (fields === null) return;
+    for (const op of this.builder.record(fields, this.splitter.recordLine)) out.push(op);
+  }
+
+  finish(out: TraceOp[]): void {
+    this.splitter.finish();
+    for (const op of this.builder.finish()) out.push(op);
+  }
+}
+
+/** readXio that skips bad lines into `options.badLines` (strict without it). */
+export function readXioSkippingBad(path: string, displayName: string, options: TraceReadOptions): AsyncGenerator<TraceOp> {
+  return readTraceLines(path, displayName, new XioLineParser(displayName), options);
+}
+
+/** readCsv that skips bad records into `options.badLines` (strict without it). */
+export function readCsvSkippingBad(path: string, displayName: string, options: TraceReadOptions): AsyncGenerator<TraceOp> {
+  return readTraceLines(path, displayName, new CsvLineParser(displayName), options);
 }

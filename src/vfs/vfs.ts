@@ -402,6 +402,10 @@ export class Vfs implements FsHost {
     return [...this.dirInodes.keys()].filter((path) => path !== ROOT).sort();
   }
 
+  isDir(path: string): boolean {
+    return this.dirInodes.has(path);
+  }
+
   dirIno(path: string): number | undefined {
     return this.dirInodes.get(path);
   }

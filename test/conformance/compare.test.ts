@@ -97,6 +97,7 @@ function resultOf(truth: TruthCase, files: FileLayout[], overrides: Partial<Repl
       opsTotal: 0,
       opsFailed: 0,
       opsIgnored: {},
+      assumed: {},
       bytesWritten: 0,
       bytesRead: 0,
       deviceBytesWritten: 0,

@@ -10,29 +10,58 @@
  * A known gap (known-gaps.json) must still differ: when it starts matching,
  * its test fails and asks for the entry to be removed, so the list cannot go stale.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { replay } from '../../src/replay/replay.js';
+import type { ReplayResult } from '../../src/report/model.js';
 import { compareCase, loadTruth, type CaseComparison } from '../../src/report/conformance.js';
+import { readStrace } from '../../src/trace/strace.js';
 import { readXio } from '../../src/trace/xio.js';
 import { listCases, readKnownGaps, truthPath, type CorpusCase } from './corpus.js';
 
 export const BLOCK_SIZE = 4096;
 export const DEVICE_SIZE = 1 << 30;
-/** The reason recorded for the cases that run real programs, until the strace reader lands. */
-export const STRACE_GAP_PREFIX = 'needs strace parser (issue 4)';
+/** The mount point of the recording runs, as the strace captures show it (stripped by the replay). */
+export const STRACE_ROOT = '/mnt/oracle';
 
-/** Replays one xio case with the corpus geometry and compares it with the truth of `policy`. */
+/** The strace log a real-program case recorded on `policy`'s filesystem. */
+export function straceCapturePath(corpusCase: CorpusCase, policy: string): string {
+  return join(dirname(corpusCase.xioPath), 'captured', policy, 'trace.strace');
+}
+
+/**
+ * Replays one case with the corpus geometry and compares it with the truth of
+ * `policy`: xio cases from their script, real-program cases from the strace
+ * log recorded on that filesystem (root /mnt/oracle).
+ */
 export async function replayAndCompare(policy: string, corpusCase: CorpusCase): Promise<CaseComparison> {
   const truth = loadTruth(truthPath(policy, corpusCase.name));
-  const outcome = await replay(readXio(corpusCase.xioPath), {
+  const capture = straceCapturePath(corpusCase, policy);
+  if (corpusCase.needsStrace && !existsSync(capture)) throw new Error(`${corpusCase.name}: no strace capture at ${capture}`);
+  const ops = corpusCase.needsStrace ? readStrace(capture, `${corpusCase.name}/captured/${policy}/trace.strace`) : readXio(corpusCase.xioPath);
+  const outcome = await replay(ops, {
     policy,
     blockSize: BLOCK_SIZE,
     deviceSize: DEVICE_SIZE,
     seed: 1,
-    traceName: `${corpusCase.name}.xio`,
+    traceName: corpusCase.needsStrace ? `${corpusCase.name}.strace` : `${corpusCase.name}.xio`,
     finalSync: true,
     deterministic: true,
+    ...(corpusCase.needsStrace ? { root: STRACE_ROOT } : {}),
   });
-  return compareCase(outcome.result, truth);
+  return compareCase(corpusCase.needsStrace ? withoutReproducedFailures(outcome.result) : outcome.result, truth);
+}
+
+/**
+ * A strace replay's op errors name lines of the strace log, not of the case
+ * file, and a call that failed in the trace and fails the same way in the
+ * sim is a faithful replay: only the other errors are kept for comparison.
+ */
+export function withoutReproducedFailures(result: ReplayResult): ReplayResult {
+  const reproduced = new Set(
+    result.tracedFailures.filter((failure) => failure.simErrno === failure.tracedErrno).map((failure) => `${failure.at} ${failure.tracedErrno}`),
+  );
+  return { ...result, errors: result.errors.filter((error) => !reproduced.has(`${error.at} ${error.errno}`)) };
 }
 
 function describeMismatch(comparison: CaseComparison): string {
@@ -67,18 +96,6 @@ export function defineConformanceSuite(policy: string): void {
 
     for (const corpusCase of cases) {
       const gap = gaps[corpusCase.name];
-      if (corpusCase.needsStrace) {
-        // Its case.xio runs programs (`!` lines): only its strace capture can be replayed.
-        test(`${corpusCase.name}: known gap until the strace reader exists`, () => {
-          if (gap?.startsWith(STRACE_GAP_PREFIX) !== true) {
-            throw new Error(
-              `${corpusCase.name} runs real programs: list it in test/conformance/known-gaps.json under "${policy}" ` +
-                `as "${STRACE_GAP_PREFIX}: ..." (found: ${JSON.stringify(gap ?? null)})`,
-            );
-          }
-        });
-        continue;
-      }
       const title = gap === undefined ? 'matches the kernel' : `known gap still differs (${gap})`;
       test(`${corpusCase.name}: ${title}`, async () => {
         let comparison: CaseComparison;

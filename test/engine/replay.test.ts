@@ -101,6 +101,54 @@ describe('replay errors', () => {
   });
 });
 
+describe('traces with recorded results (strace)', () => {
+  test('files and directories that existed before tracing are assumed, created empty on first use', async () => {
+    const ops: TraceOp[] = [
+      { kind: 'open', ...at(1), fd: 3, path: '/mnt/old/dir/data.db', flags: flags({ create: false }), traced: { returned: 3 } },
+      write(2, 3, 8192, 4096),
+      close(3, 3),
+    ];
+    const { result } = await replay(stream(ops), options());
+    expect(result.errors).toEqual([]);
+    expect(result.stats.assumed).toEqual({ dir: 2, file: 1 });
+    expect(result.dirs).toEqual(['old', 'old/dir']);
+    expect(result.files.map((file) => [file.path, file.size])).toEqual([['old/dir/data.db', 12288]]);
+  });
+
+  test('path ops outside --root are counted, not failed', async () => {
+    const ops: TraceOp[] = [
+      { kind: 'mkdir', ...at(1), path: '/tmp/x' },
+      { kind: 'unlink', ...at(2), path: '/home/u/.cache/y' },
+      { kind: 'rename', ...at(3), from: '/tmp/a', to: '/tmp/b' },
+      { kind: 'truncate', ...at(4), path: '/var/z', size: 0 },
+    ];
+    const { result } = await replay(stream(ops), options());
+    expect(result.errors).toEqual([]);
+    expect(result.stats.opsIgnored).toEqual({ 'outside-root': 4 });
+  });
+
+  test('copy_file_range from a file outside --root is replayed as a write of what was copied', async () => {
+    const ops: TraceOp[] = [
+      { kind: 'open', ...at(1), fd: 3, path: '/src/in.bin', flags: flags({ create: false, readOnly: true }), traced: { returned: 3 } },
+      { kind: 'open', ...at(2), fd: 4, path: '/mnt/out.bin', flags: flags(), traced: { returned: 4 } },
+      { kind: 'copyRange', ...at(3), srcFd: 3, fd: 4, srcOffset: null, dstOffset: null, length: 1 << 20, traced: { returned: 20000 } },
+      close(4, 4),
+      close(5, 3),
+    ];
+    const { result } = await replay(stream(ops), options());
+    expect(result.errors).toEqual([]);
+    expect(result.files.map((file) => [file.path, file.size])).toEqual([['out.bin', 20000]]);
+    expect(result.stats.opsIgnored).toEqual({ 'outside-root': 2 });
+  });
+
+  test('ignored records never count as traced failures', async () => {
+    const ops: TraceOp[] = [{ kind: 'ignored', ...at(1), reason: 'failed-open', call: 'openat', traced: { errno: 'ENOENT' } }];
+    const { result } = await replay(stream(ops), options());
+    expect(result.tracedFailures).toEqual([]);
+    expect(result.stats.opsIgnored).toEqual({ 'failed-open': 1 });
+  });
+});
+
 describe('determinism', () => {
   function workload(): TraceOp[] {
     const ops: TraceOp[] = [open(1, 3, '/mnt/a'), open(2, 4, '/mnt/b')];

@@ -49,6 +49,7 @@ export function sampleResult(overrides: Partial<ReplayResult> = {}): ReplayResul
       opsTotal: 120,
       opsFailed: 1,
       opsIgnored: {},
+      assumed: {},
       bytesWritten: 4194304,
       bytesRead: 0,
       deviceBytesWritten: 4194304,

@@ -55,7 +55,7 @@ describe('toJson', () => {
     const base = sampleResult();
     const withSpeed = JSON.parse(toJson(base)) as ReplayResult;
     expect(Object.keys(withSpeed.stats)).toEqual([
-      'opsTotal', 'opsFailed', 'opsIgnored', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
+      'opsTotal', 'opsFailed', 'opsIgnored', 'assumed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
       'files', 'extents', 'blocksAllocated', 'blocksFree', 'replaySeconds', 'opsPerSecond',
     ]);
     const stats = { ...base.stats };

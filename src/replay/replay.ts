@@ -20,7 +20,7 @@ import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
 import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, outsideRoot, type ReplayState } from './apply.js';
 import { fileLayouts, persistedInodes } from './layouts.js';
-import type { ReplayOptions, ReplayOutcome } from './types.js';
+import type { ReplayOptions, ReplayOutcome, ReplayProgress } from './types.js';
 
 export const TOOL_NAME = 'iomapsim';
 
@@ -107,13 +107,13 @@ export function step(state: ReplayState, op: TraceOp): void {
   }
 }
 
-/** Closes what the traced processes left open (process exit) and performs the final sync. */
-export function finish(state: ReplayState): void {
+/** Closes what the traced processes left open (process exit) and performs the final sync (not after an interrupt). */
+export function finish(state: ReplayState, interrupted = false): void {
   for (const [key, handle] of [...state.handles]) {
     state.handles.delete(key);
     if (!handle.closed) state.vfs.close(handle);
   }
-  if (state.options.finalSync) state.vfs.syncAll();
+  if (state.options.finalSync && !interrupted) state.vfs.syncAll();
 }
 
 /** The result model of a finished run. */
@@ -187,10 +187,36 @@ export function buildMetadata(state: ReplayState): ImageMetadata {
 export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions): Promise<ReplayOutcome> {
   const state = createState(options);
   const started = performance.now();
-  for await (const op of ops) step(state, op);
-  finish(state);
+  const every = Math.max(1, options.progressEveryOps ?? 4096);
+  let lastTimeUs: number | undefined;
+  let interrupted = false;
+  for await (const op of ops) {
+    step(state, op);
+    if (op.timeUs !== undefined) lastTimeUs = op.timeUs;
+    if (options.onProgress && state.opsTotal % every === 0) options.onProgress(progressOf(state, lastTimeUs, false));
+    if (options.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+  }
+  finish(state, interrupted);
+  options.onProgress?.(progressOf(state, lastTimeUs, true));
   const seconds = (performance.now() - started) / 1000;
   const metadata = buildMetadata(state);
-  return { result: buildResult(state, seconds, metadata), metadata };
+  const result = buildResult(state, seconds, metadata);
+  if (interrupted) result.interrupted = true;
+  return { result, metadata };
+}
+
+function progressOf(state: ReplayState, traceTimeUs: number | undefined, done: boolean): ReplayProgress {
+  return {
+    opsDone: state.opsTotal,
+    opsFailed: state.errors.length,
+    bytesWritten: state.bytesWritten,
+    bytesRead: state.bytesRead,
+    traceTimeUs,
+    files: state.vfs.files().length,
+    done,
+  };
 }
 

@@ -29,6 +29,23 @@ export interface ReplayOptions {
   io?: IoSink;
   /** Exclude wall-clock speed figures from the result (byte-identical JSON across runs). */
   deterministic?: boolean;
+  /** Called every `progressEveryOps` ops (default 4096) and once at the end; it must not change the simulation. */
+  onProgress?: (progress: ReplayProgress) => void;
+  progressEveryOps?: number;
+  /** Aborting stops the replay after the current op: no final sync, the result says `interrupted`. */
+  signal?: AbortSignal;
+}
+
+/** A snapshot of a running replay for progress displays. */
+export interface ReplayProgress {
+  opsDone: number;
+  opsFailed: number;
+  bytesWritten: number;
+  bytesRead: number;
+  /** Trace timestamp of the last op (µs), when the trace has them. */
+  traceTimeUs: number | undefined;
+  files: number;
+  done: boolean;
 }
 
 export interface ReplayOutcome {

@@ -90,6 +90,52 @@ export interface ReplayResult {
   errors: OpErrorRecord[];
   /** Calls the trace records as failed (strace `= -1 ERRNO`), and how the replay fared. */
   tracedFailures: TracedFailureRecord[];
+  /** The replay was stopped (Ctrl-C) before the end of the trace: no final sync ran. */
+  interrupted?: boolean;
+  /** Throughput, latency and amplification from the device model (absent when no model ran). */
+  deviceStats?: DeviceStats;
   stats: ReplayStats;
   image?: string;
+}
+
+/** Latency and throughput of a class of operations, latencies in microseconds of simulated time. */
+export interface LatencyStats {
+  count: number;
+  bytes: number;
+  iops: number;
+  mbPerSecond: number;
+  meanUs: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+}
+
+/** One simulated second of a replay. */
+export interface ThroughputPoint {
+  second: number;
+  ops: number;
+  bytesWritten: number;
+  bytesRead: number;
+  meanLatencyUs: number;
+}
+
+/** What the device model measured (src/device; docs/device-model.md). */
+export interface DeviceStats {
+  /** 'hdd' | 'ssd' | 'nvme' | 'custom', and the parameters used. */
+  model: string;
+  params: Record<string, number>;
+  /** 'open' (trace timestamps drive arrivals) or 'closed' (iodepth ops in flight). */
+  loop: 'open' | 'closed';
+  simulatedSeconds: number;
+  overall: LatencyStats;
+  perOp: Record<string, LatencyStats>;
+  pageCache: { hits: number; misses: number; hitRatio: number };
+  /** User bytes against device bytes, the latter split by cause (writeback, direct, zeroing, cow, metadata, journal). */
+  writeAmplification: { userBytesWritten: number; deviceBytesWritten: number; ratio: number; byCause: Record<string, number> };
+  /** Requests after block-layer merging. */
+  requests: { submitted: number; merged: number; dispatched: number };
+  fragmentation: { files: number; extents: number; extentsPerFile: number; averageExtentBlocks: number };
+  series: ThroughputPoint[];
 }

@@ -149,6 +149,36 @@ describe('traces with recorded results (strace)', () => {
   });
 });
 
+describe('progress and interruption', () => {
+  function writes(count: number): TraceOp[] {
+    const ops: TraceOp[] = [open(1, 3, '/mnt/f')];
+    for (let i = 0; i < count; i++) ops.push({ ...write(2 + i, 3, i * 4096, 4096), timeUs: i * 10 });
+    return ops;
+  }
+
+  test('onProgress every N ops and once at the end', async () => {
+    const seen: [number, boolean, number | undefined][] = [];
+    await replay(stream(writes(10)), options({ progressEveryOps: 4, onProgress: (p) => seen.push([p.opsDone, p.done, p.traceTimeUs]) }));
+    expect(seen).toEqual([
+      [4, false, 20],
+      [8, false, 60],
+      [11, true, 90],
+    ]);
+  });
+
+  test('an aborted replay stops after the current op, skips the final sync and says so', async () => {
+    const controller = new AbortController();
+    const { result } = await replay(
+      stream(writes(50)),
+      options({ progressEveryOps: 5, onProgress: (p) => p.opsDone >= 10 && controller.abort(), signal: controller.signal }),
+    );
+    expect(result.interrupted).toBe(true);
+    expect(result.stats.opsTotal).toBe(10);
+    // No final sync: what was written is still delayed allocation.
+    expect(result.files[0]!.extents.every((extent) => extent.flags.includes('delalloc'))).toBe(true);
+  });
+});
+
 describe('determinism', () => {
   function workload(): TraceOp[] {
     const ops: TraceOp[] = [open(1, 3, '/mnt/a'), open(2, 4, '/mnt/b')];

@@ -6,20 +6,24 @@
  */
 import type { ContentRange, ContentSource } from './types.js';
 
+// Bound once: inside a vm context (jest) every global lookup goes through an interceptor.
+const imul = Math.imul;
+const floor = Math.floor;
+
 /** 32-bit mix (murmur3 finaliser) of three words. */
 function mix3(a: number, b: number, c: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(c, 0x27d4eb2f);
+  let h = imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ imul(b ^ 0x7f4a7c15, 0xc2b2ae35) ^ imul(c, 0x27d4eb2f);
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
 
 /** One payload byte. */
 export function payloadByte(ino: number, seq: number, fileOffset: number): number {
-  const word = mix3(ino, seq, Math.floor(fileOffset / 4));
+  const word = mix3(ino, seq, floor(fileOffset / 4));
   return (word >>> ((fileOffset & 3) * 8)) & 0xff;
 }
 
@@ -29,7 +33,7 @@ export function fillPayload(dst: Uint8Array, ino: number, seq: number, fileOffse
   const length = dst.length;
   while (i < length) {
     const offset = fileOffset + i;
-    const word = mix3(ino, seq, Math.floor(offset / 4));
+    const word = mix3(ino, seq, floor(offset / 4));
     let byteIndex = offset & 3;
     while (byteIndex < 4 && i < length) {
       dst[i] = (word >>> (byteIndex * 8)) & 0xff;

@@ -165,7 +165,7 @@ describe('CSV errors name file:line:field and what was expected', () => {
   test('unknown op, at field 3', async () => {
     const error = await csvError(['# a', '# b', HEADER, ',,sync', '', ',,sync', ',h,wirte,,0,4k,,'].join('\n'));
     expect(error.message).toBe(
-      'trace.csv:7:3: unknown op \'wirte\' (expected one of open, close, write, read, seek, falloc, punch, zero, collapse, insert, unshare, truncate, fsync, fdatasync, sync, syncfs, sync_range, mwrite, reflink, copy_range, mkdir, rename, unlink, remount, drop_caches, snapshot, fiemap)',
+      'trace.csv:7:3: unknown op \'wirte\' (expected one of open, close, write, read, seek, falloc, punch, zero, collapse, insert, unshare, truncate, fsync, fdatasync, sync, syncfs, sync_range, mwrite, reflink, copy_range, mkdir, rename, unlink, remount, drop_caches, snapshot, fiemap, ignored)',
     );
   });
 

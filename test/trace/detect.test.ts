@@ -30,9 +30,11 @@ describe('detectFormat', () => {
     const path = temp.write('mystery.log', 'hello world\n1,2,3\n');
     const error = await traceErrorOf(detectFormat(path, 'mystery.log'));
     expect(error.message).toBe(
-      `mystery.log: unknown trace format (expected one of: xio (e.g. 'data.bin: -f -c "pwrite -S 0x51 0 64k" -c "fsync"'); csv (e.g. '${HEADER}'))`,
+      `mystery.log: unknown trace format (expected one of: ${traceReaders.map((entry) => `${entry.format} (e.g. '${entry.exampleLine.trim()}')`).join('; ')})`,
     );
-    expect(error.hint).toBe('name the format with --format xio|csv, or use a .xio/.csv extension');
+    expect(error.message).toContain(`csv (e.g. '${HEADER}')`);
+    expect(error.message).toContain("fio (e.g. 'fio version 3 iolog')");
+    expect(error.hint).toBe('name the format with --format xio|csv|strace|blkparse|fio|msr|alibaba|tencent, or use a .xio/.csv extension');
     const empty = await traceErrorOf(detectFormat(temp.write('empty.dat', ''), 'empty.dat'));
     expect(empty.message).toMatch(/^empty\.dat: unknown trace format/);
   });
@@ -68,8 +70,9 @@ describe('openTrace', () => {
   });
 
   test('the reader table lists each format once with its extension', () => {
-    expect(traceFormatNames()).toEqual(['xio', 'csv']);
-    expect(traceReaders.map((entry) => entry.extensions)).toEqual([['.xio'], ['.csv']]);
+    expect(traceFormatNames()).toEqual(['xio', 'csv', 'strace', 'blkparse', 'fio', 'msr', 'alibaba', 'tencent']);
+    // The CSV block formats share .csv with ours; content decides between them, and ours wins otherwise.
+    expect(traceReaders.map((entry) => entry.extensions)).toEqual([['.xio'], ['.csv'], ['.strace'], [], [], ['.csv'], ['.csv'], ['.csv']]);
     for (const entry of traceReaders) {
       expect(entry.sniff([entry.exampleLine])).toBe(true);
     }

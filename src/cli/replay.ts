@@ -191,7 +191,7 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
   let result: ReplayResult;
   try {
     // Without an image nobody reads the data back: keep none (layouts and counters do not depend on it).
-    const options: ReplayOptions = image === null ? { ...plan.options, device: new NullDevice(plan.options.deviceSize) } : { ...plan.options, device: image.device };
+    const options: ReplayOptions = image === null ? { ...plan.options, device: new NullDevice(plan.options.deviceSize), dataless: true } : { ...plan.options, device: image.device };
     const outcome = await context.engine.replay(trace.ops, options);
     if (image !== null) {
       await image.commit(outcome.metadata);

@@ -30,7 +30,7 @@ function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): 
   } else {
     const src = iter.srcmap;
     const addr = src.addr + (blockPos - src.offset);
-    ctx.device.read(addr, dst);
+    if (!ctx.dataless) ctx.device.read(addr, dst);
     ctx.io.submit({ direction: 'read', cause: 'readmiss', addrBytes: addr, lengthBytes: blockSize });
     ctx.stats.deviceBytesRead += blockSize;
     ctx.stats.pageCacheMisses++;
@@ -87,7 +87,7 @@ function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource): number
     const bytes = Math.min(PAGE_SIZE - from, end - pos);
     const page = inode.pages.grab(index);
     writeBegin(ctx, iter, page, from, from + bytes);
-    copyFromSource(page.data.subarray(from, from + bytes), source, pos);
+    if (!ctx.dataless) copyFromSource(page.data.subarray(from, from + bytes), source, pos);
     writeEnd(iter, page, from, from + bytes, ctx.blockSize);
     pos += bytes;
     if ((iter.flags & IomapOp.Zero) === 0 && pos > inode.size) {

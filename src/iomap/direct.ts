@@ -40,7 +40,7 @@ function writeZeroes(ctx: FsContext, addr: number, length: number): void {
   if (length <= 0) return;
   const zeroes = scratchBuffer(length);
   zeroes.fill(0);
-  ctx.device.write(addr, zeroes);
+  if (!ctx.dataless) ctx.device.write(addr, zeroes);
   ctx.io.submit({ direction: 'write', cause: 'zeroing', addrBytes: addr, lengthBytes: length });
   ctx.stats.deviceBytesWritten += length;
   ctx.stats.deviceZeroBytes += length;
@@ -69,9 +69,11 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
     writeZeroes(ctx, addrOf(pos - headPad), headPad);
     inode.diskContent.zero(pos - headPad, headPad);
   }
-  const data = scratchBuffer(iter.length);
-  copyFromSource(data, source, pos);
-  ctx.device.write(addrOf(pos), data);
+  if (!ctx.dataless) {
+    const data = scratchBuffer(iter.length);
+    copyFromSource(data, source, pos);
+    ctx.device.write(addrOf(pos), data);
+  }
   ctx.io.submit({ direction: 'write', cause: 'direct', addrBytes: addrOf(pos), lengthBytes: iter.length });
   ctx.stats.deviceBytesWritten += iter.length;
   const content = contentOf(source);
@@ -96,7 +98,7 @@ function dioReadIter(ctx: FsContext, iter: IomapIter, dst: Uint8Array | undefine
   if (!dst) return iter.length;
   const out = dst.subarray(iter.pos - base, iter.pos - base + iter.length);
   if (iomap.type === IomapType.Mapped) {
-    ctx.device.read(addr, out);
+    if (!ctx.dataless) ctx.device.read(addr, out);
   } else {
     out.fill(0);
   }

@@ -45,11 +45,13 @@ function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endI
 
 /** Writes file bytes [pos, pos+length) from the page cache to the device at addr, block by block. */
 function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, addr: number): void {
-  forEachPageSpan(pos, length, (index, from, bytes, done) => {
-    const page = inode.pages.get(index);
-    assert(page, 'writeback: dirty page vanished', { index });
-    ctx.device.write(addr + done, page.data.subarray(from, from + bytes));
-  });
+  if (!ctx.dataless) {
+    forEachPageSpan(pos, length, (index, from, bytes, done) => {
+      const page = inode.pages.get(index);
+      assert(page, 'writeback: dirty page vanished', { index });
+      ctx.device.write(addr + done, page.data.subarray(from, from + bytes));
+    });
+  }
   ctx.stats.deviceBytesWritten += length;
   ctx.io.submit({ direction: 'write', cause: 'writeback', addrBytes: addr, lengthBytes: length });
   inode.diskContent.copyFrom(inode.content, pos, pos, length);

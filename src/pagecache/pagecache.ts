@@ -43,16 +43,32 @@ export function blockMask(fromBlock: number, toBlock: number): number {
 export class PageAccounting {
   pages = 0;
   dirtyPages = 0;
+  /** Dataless runs share one scratch buffer among all pages: their bytes are never looked at. */
+  private readonly scratch: Uint8Array | undefined;
+
+  constructor(dataless = false) {
+    this.scratch = dataless ? new Uint8Array(PAGE_SIZE) : undefined;
+  }
   /** Buffers of dropped pages, reused by new ones (their bytes are never read before being filled). */
   private readonly pool: Uint8Array[] = [];
   private static readonly POOL_MAX = 4096;
 
   takeBuffer(): Uint8Array {
-    return this.pool.pop() ?? new Uint8Array(PAGE_SIZE);
+    return this.scratch ?? this.pool.pop() ?? this.slabBuffer();
   }
 
   giveBuffer(buffer: Uint8Array): void {
-    if (this.pool.length < PageAccounting.POOL_MAX) this.pool.push(buffer);
+    if (this.scratch === undefined && this.pool.length < PageAccounting.POOL_MAX) this.pool.push(buffer);
+  }
+
+  /** New page buffers come 64 at a time out of one ArrayBuffer: fewer, larger allocations. */
+  private slab: Uint8Array[] = [];
+  private slabBuffer(): Uint8Array {
+    if (this.slab.length === 0) {
+      const backing = new ArrayBuffer(64 * PAGE_SIZE);
+      for (let i = 63; i >= 0; i--) this.slab.push(new Uint8Array(backing, i * PAGE_SIZE, PAGE_SIZE));
+    }
+    return this.slab.pop()!;
   }
 }
 

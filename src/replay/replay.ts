@@ -45,6 +45,7 @@ export function createState(options: ReplayOptions): ReplayState {
     stats: new EngineStats(),
     prng: new Prng(options.seed),
     io: options.io ?? new CountingIoSink(),
+    dataless: options.dataless ?? false,
   };
   const policy = createPolicy(options.policy, { ctx, deviceBlocks });
   return {

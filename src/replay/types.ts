@@ -25,6 +25,8 @@ export interface ReplayOptions {
   finalSync: boolean;
   /** Where data blocks go: the image file, or a MemDevice in tests. Default: a MemDevice. */
   device?: BlockDevice;
+  /** Keep no data bytes (layouts and counters only): for runs without an image. */
+  dataless?: boolean;
   /** Where block requests are reported (device model); default: a counting sink. */
   io?: IoSink;
   /** Exclude wall-clock speed figures from the result (byte-identical JSON across runs). */

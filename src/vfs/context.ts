@@ -31,6 +31,12 @@ export interface FsContext {
   readonly prng: Prng;
   /** Where block requests are reported (device model, stats). */
   readonly io: IoSink;
+  /**
+   * Keep no bytes: no payload is generated, page buffers are shared scratch, the
+   * device sees no data and content maps stay empty. Layouts, counters and I/O
+   * requests are the same as with data (replay --no-image).
+   */
+  readonly dataless: boolean;
 }
 
 export function blockShiftOf(blockSize: number): number {

@@ -19,9 +19,9 @@ export class Inode {
   cow: ExtentMap | undefined;
   readonly pages: InodePages;
   /** What the file holds as the user wrote it (the page cache's view). */
-  readonly content = new ContentMap();
+  readonly content: ContentMap;
   /** What reached the device (writeback, direct I/O): the content a crash or unmount without sync leaves. */
-  readonly diskContent = new ContentMap();
+  readonly diskContent: ContentMap;
   /** Open file handles on this inode, and how many of them can write. */
   openCount = 0;
   writerCount = 0;
@@ -38,7 +38,10 @@ export class Inode {
     blockSize: number,
     limits: ExtentLimits,
     accounting?: PageAccounting,
+    dataless = false,
   ) {
+    this.content = new ContentMap(!dataless);
+    this.diskContent = new ContentMap(!dataless);
     this.data = new ExtentMap(limits);
     this.pages = new InodePages(blockSize, accounting);
   }

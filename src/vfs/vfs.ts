@@ -64,7 +64,7 @@ export class Vfs implements FsHost {
   /** Inodes with dirty pages, in the order they were first dirtied (the b_dirty list). */
   private readonly dirtyInodes = new Set<Inode>();
   private writeSeq = 0;
-  readonly accounting = new PageAccounting();
+  readonly accounting: PageAccounting;
   private readonly dirtyLimitPages: number;
   private readonly cacheLimitPages: number;
   /** Times the dirty limit started background writeback, and clean pages reclaimed. */
@@ -76,6 +76,7 @@ export class Vfs implements FsHost {
     readonly policy: FsPolicy,
     limits: PageCacheLimits = DEFAULT_PAGE_CACHE_LIMITS,
   ) {
+    this.accounting = new PageAccounting(ctx.dataless);
     this.dirtyLimitPages = Math.max(16, Math.floor(limits.dirtyBytes / PAGE_SIZE));
     this.cacheLimitPages = Math.max(this.dirtyLimitPages, Math.floor(limits.cacheBytes / PAGE_SIZE));
   }
@@ -116,7 +117,7 @@ export class Vfs implements FsHost {
 
   private createInode(kind: InodeKind, parentIno: number): Inode {
     const ino = this.policy.allocIno(kind, parentIno);
-    const inode = new Inode(ino, kind, this.ctx.blockSize, this.policy.extentLimits, this.accounting);
+    const inode = new Inode(ino, kind, this.ctx.blockSize, this.policy.extentLimits, this.accounting, this.ctx.dataless);
     inode.pages.onDirty = () => this.dirtyInodes.add(inode);
     this.policy.initInode(inode, parentIno);
     this.inodes.set(ino, inode);
@@ -295,7 +296,7 @@ export class Vfs implements FsHost {
       // Stores past EOF are never observable: writeback and pagecache_isize_extended zero them.
       const from = Math.max(offset, pageStart);
       const to = Math.min(end, pageStart + PAGE_SIZE, inode.size);
-      if (to > from) copyFromSource(page.data.subarray(from - pageStart, to - pageStart), source, from);
+      if (to > from && !this.ctx.dataless) copyFromSource(page.data.subarray(from - pageStart, to - pageStart), source, from);
     }
     this.recordContent(inode, offset, Math.max(0, Math.min(end, inode.size) - offset), source);
     this.balancePages();

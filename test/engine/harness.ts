@@ -29,6 +29,7 @@ export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 *
     stats: new EngineStats(),
     prng: new Prng(1),
     io: new CountingIoSink(),
+    dataless: false,
   };
   const fsPolicy = createPolicy(policy, { ctx, deviceBlocks: deviceSize / blockSize });
   return { vfs: new Vfs(ctx, fsPolicy, limits), ctx, device };

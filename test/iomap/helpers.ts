@@ -31,6 +31,7 @@ export function makeCore(blockSize = 4096, deviceSize = 16 * 1024 * 1024): CoreH
     stats: new EngineStats(),
     prng: new Prng(1),
     io: new CountingIoSink(),
+    dataless: false,
   };
   const inode = new Inode(12, 'file', blockSize, { maxWritten: 1 << 20, maxUnwritten: 1 << 20, maxDelalloc: 1 << 20 });
   return { ctx, device, inode };

@@ -27,6 +27,8 @@ export interface InodePa {
   length: number;
   /** Logical blocks of the PA already handed to the file, as sorted disjoint [start, end) pairs. */
   consumed: [number, number][];
+  /** Sum of the consumed ranges' lengths. */
+  consumedBlocks: number;
 }
 
 /**
@@ -161,8 +163,8 @@ export class Ext4Mballoc {
     const pa = req.pas.containing(req.logical);
     if (!pa || isConsumed(pa, req.logical)) return undefined;
     let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
-    const nextConsumed = pa.consumed.find(([start]) => start > req.logical);
-    if (nextConsumed) count = Math.min(count, nextConsumed[0] - req.logical);
+    const next = pa.consumed[firstRangeAfter(pa, req.logical)];
+    if (next) count = Math.min(count, next[0] - req.logical);
     req.pas.consume(pa, req.logical, count);
     return { physBlock: pa.physStart + (req.logical - pa.logicalStart), blockCount: count };
   }
@@ -196,7 +198,7 @@ export class Ext4Mballoc {
     if (physStart < 0) return undefined;
     this.free.markUsed(physStart, windowLength);
     this.lastGroups[hash] = this.groupOf(physStart);
-    const pa: InodePa = { logicalStart: windowStart, physStart, length: windowLength, consumed: [] };
+    const pa: InodePa = { logicalStart: windowStart, physStart, length: windowLength, consumed: [], consumedBlocks: 0 };
     const count = Math.min(req.count, windowEnd - req.logical);
     req.pas.add(pa);
     req.pas.consume(pa, req.logical, count);
@@ -332,12 +334,26 @@ function alignDown(value: number, alignment: number): number {
   return Math.floor(value / alignment) * alignment;
 }
 
+/** Index of the first consumed range that starts after `logical`. O(log k). */
+function firstRangeAfter(pa: InodePa, logical: number): number {
+  const ranges = pa.consumed;
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[mid]![0] <= logical) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function isConsumed(pa: InodePa, logical: number): boolean {
-  return pa.consumed.some(([start, end]) => logical >= start && logical < end);
+  const before = pa.consumed[firstRangeAfter(pa, logical) - 1];
+  return before !== undefined && logical < before[1];
 }
 
 function consumedCount(pa: InodePa): number {
-  return pa.consumed.reduce((sum, [start, end]) => sum + end - start, 0);
+  return pa.consumedBlocks;
 }
 
 /** Marks [logical, +count) of a PA consumed, keeping the list sorted and merged. O(log k + k). */
@@ -366,4 +382,5 @@ function consume(pa: InodePa, logical: number, count: number): void {
     last++;
   }
   ranges.splice(first, last - first, [start, end]);
+  pa.consumedBlocks += count;
 }

@@ -42,6 +42,8 @@ function makeTraits(limits: ExtentLimits) {
     sliceValue(value: ExtentValue, start: number, cutAt: number): ExtentValue {
       return value.physBlock < 0 ? value : { physBlock: value.physBlock + (cutAt - start), state: value.state };
     },
+    classOf: (value: ExtentValue): number => value.state,
+    classCount: 3,
     canMerge(left: ExtentValue, leftStart: number, leftEnd: number, right: ExtentValue, rightEnd: number): boolean {
       if (left.state !== right.state) return false;
       if (rightEnd - leftStart > maxFor(left.state)) return false;
@@ -77,6 +79,11 @@ export class ExtentMap {
 
   get extentCount(): number {
     return this.map.size;
+  }
+
+  /** Extents in `state`. O(1). */
+  countExtents(state: ExtentState): number {
+    return this.map.countOfClass(state);
   }
 
   /** The extent containing `block`, or the hole there and where it ends. O(log n). */

@@ -83,6 +83,8 @@ export interface FsPolicy {
   evict(host: FsHost, inode: Inode): void;
   /** Frees every block of an inode that is being deleted. */
   freeInode(host: FsHost, inode: Inode): void;
+  /** Device blocks of per-file metadata (extent-tree blocks): fs metadata in the image, not free. */
+  metadataRuns?(): BlockRun[];
   /** Blocks allocated to the inode (st_blocks in fs blocks): data, past-EOF and reservations that count. */
   allocatedBlocks(inode: Inode): number;
   /** Policy-wide invariants (free space adds up against every inode's extents). */

@@ -10,7 +10,7 @@ import { MemDevice } from '../device/blockdev.js';
 import { CountingIoSink } from '../device/iosink.js';
 import { createPolicy } from '../fs/registry.js';
 import { spaceUsage } from '../image/summary.js';
-import type { ImageMetadata } from '../image/types.js';
+import type { BlockRun, ImageMetadata } from '../image/types.js';
 import { RESULT_SCHEMA_VERSION, type OpErrorRecord, type ReplayResult } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
 import { formatSourcePos, UsageError } from '../util/errors.js';
@@ -176,7 +176,7 @@ export function buildMetadata(state: ReplayState): ImageMetadata {
     blockSize: ctx.blockSize,
     deviceSize: options.deviceSize,
     seed: options.seed,
-    reserved: policy.reserved.map((run) => ({ ...run })),
+    reserved: mergeRuns([...policy.reserved, ...(policy.metadataRuns?.() ?? [])]),
     inodes: persistedInodes(vfs, ctx.blockSize),
     refcounts: [],
     trace: options.traceName,
@@ -221,3 +221,15 @@ function progressOf(state: ReplayState, traceTimeUs: number | undefined, done: b
   };
 }
 
+
+/** Sorted, touching runs joined: the image wants reserved runs sorted and disjoint. */
+function mergeRuns(runs: BlockRun[]): BlockRun[] {
+  const sorted = runs.map((run) => ({ ...run })).sort((a, b) => a.start - b.start);
+  const out: BlockRun[] = [];
+  for (const run of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.start + last.length >= run.start) last.length = Math.max(last.length, run.start + run.length - last.start);
+    else out.push(run);
+  }
+  return out;
+}

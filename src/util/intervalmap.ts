@@ -18,6 +18,9 @@ export interface IntervalTraits<V> {
   sliceValue(value: V, start: number, cutAt: number): V;
   /** Whether [leftStart,leftEnd)=left and [leftEnd,rightEnd)=right may become one interval. */
   canMerge(left: V, leftStart: number, leftEnd: number, right: V, rightEnd: number): boolean;
+  /** Optional: a small class number (0..classCount-1) per value; the map keeps a count of intervals per class. */
+  classOf?(value: V): number;
+  classCount?: number;
 }
 
 interface Node<V> {
@@ -27,8 +30,21 @@ interface Node<V> {
 
 export class IntervalMap<V> {
   private readonly tree = new BTree<number, Node<V>>();
+  /** Intervals per class (traits.classOf), kept as nodes come and go. */
+  private readonly classCounts: Int32Array;
 
-  constructor(private readonly traits: IntervalTraits<V>) {}
+  constructor(private readonly traits: IntervalTraits<V>) {
+    this.classCounts = new Int32Array(traits.classOf ? (traits.classCount ?? 1) : 0);
+  }
+
+  /** Number of intervals whose value is of class `valueClass`. O(1). */
+  countOfClass(valueClass: number): number {
+    return this.classCounts[valueClass] ?? 0;
+  }
+
+  private counted(value: V, delta: number): void {
+    if (this.traits.classOf) this.classCounts[this.traits.classOf(value)]! += delta;
+  }
 
   /** Number of intervals. O(1). */
   get size(): number {
@@ -94,6 +110,7 @@ export class IntervalMap<V> {
     const rightValue = this.traits.sliceValue(node.value, start, point);
     this.tree.set(start, { end: point, value: node.value });
     this.tree.set(point, { end: node.end, value: rightValue });
+    this.counted(rightValue, 1);
   }
 
   /** Removes [start, end) and returns what was there (clipped), in order. O(log n + k). */
@@ -107,6 +124,7 @@ export class IntervalMap<V> {
       removed.push({ start: key, end: node.end, value: node.value });
     });
     if (removed.length > 0) this.tree.deleteRange(start, end, false);
+    for (const entry of removed) this.counted(entry.value, -1);
     return removed;
   }
 
@@ -115,6 +133,7 @@ export class IntervalMap<V> {
     assert(end > start, 'IntervalMap.set: empty interval', { start, end });
     const removed = this.remove(start, end);
     this.tree.set(start, { end, value });
+    this.counted(value, 1);
     this.mergeAround(start);
     return removed;
   }
@@ -126,6 +145,7 @@ export class IntervalMap<V> {
     const left = this.tree.nextLowerPair(key);
     if (left && left[1].end === key && this.traits.canMerge(left[1].value, left[0], key, node.value, node.end)) {
       this.tree.delete(key);
+      this.counted(node.value, -1);
       key = left[0];
       node = { end: node.end, value: left[1].value };
       this.tree.set(key, node);
@@ -133,6 +153,7 @@ export class IntervalMap<V> {
     const right = this.tree.nextHigherPair(key);
     if (right && right[0] === node.end && this.traits.canMerge(node.value, key, node.end, right[1].value, right[1].end)) {
       this.tree.delete(right[0]);
+      this.counted(right[1].value, -1);
       this.tree.set(key, { end: right[1].end, value: node.value });
     }
   }
@@ -160,15 +181,21 @@ export class IntervalMap<V> {
 
   clear(): void {
     this.tree.clear();
+    this.classCounts.fill(0);
   }
 
   /** Verifies intervals are non-empty, sorted and disjoint. O(n). */
   checkValid(): void {
     let previousEnd = -Infinity;
+    const counts = new Int32Array(this.classCounts.length);
     for (const [start, node] of this.tree.entries()) {
       assert(node.end > start, 'IntervalMap: empty interval', { start, end: node.end });
       assert(start >= previousEnd, 'IntervalMap: overlapping intervals', { start, previousEnd });
       previousEnd = node.end;
+      if (this.traits.classOf) counts[this.traits.classOf(node.value)]!++;
+    }
+    for (let i = 0; i < counts.length; i++) {
+      assert(counts[i] === this.classCounts[i], 'IntervalMap: class counts do not add up', { class: i, counted: counts[i], kept: this.classCounts[i] });
     }
   }
 }

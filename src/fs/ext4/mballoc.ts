@@ -291,6 +291,13 @@ export class Ext4Mballoc {
     return -1;
   }
 
+  /** ext4_new_meta_blocks: one metadata block, first fit from the start of `goalGroup` on. -1 when full. */
+  allocateMeta(goalGroup: number): number {
+    const block = this.findFirstFit(goalGroup, 1);
+    if (block >= 0) this.free.markUsed(block, 1);
+    return block;
+  }
+
   groupOf(block: number): number {
     return Math.min(this.geometry.groupCount - 1, Math.max(0, Math.floor(block / this.geometry.blocksPerGroup)));
   }

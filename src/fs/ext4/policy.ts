@@ -33,9 +33,29 @@ const EXT4_WRITEBACK_MAX_BLOCKS = 2048;
 const EXT4_FIRST_FILE_INO = 12;
 /** Extents held in the inode itself before an extent-tree block is needed. */
 const EXT4_INODE_EXTENTS = 4;
+/** Header of an extent-tree block (struct ext4_extent_header) and the size of one entry. */
+const EXT4_EXTENT_HEADER_BYTES = 12;
+const EXT4_EXTENT_ENTRY_BYTES = 12;
+
+/** Blocks an extent tree of `extents` leaf entries needs beyond the inode's own 4 slots. */
+export function extentTreeBlocks(extents: number, blockSize: number): number {
+  if (extents <= EXT4_INODE_EXTENTS) return 0;
+  const perBlock = Math.floor((blockSize - EXT4_EXTENT_HEADER_BYTES) / EXT4_EXTENT_ENTRY_BYTES);
+  let blocks = 0;
+  let level = Math.ceil(extents / perBlock);
+  // Each level's blocks are indexed by the level above, until the inode's slots can hold them.
+  for (let depth = 0; depth < 5; depth++) {
+    blocks += level;
+    if (level <= EXT4_INODE_EXTENTS) break;
+    level = Math.ceil(level / perBlock);
+  }
+  return blocks;
+}
 
 export interface Ext4InodeState {
   pas: InodePaList;
+  /** Device blocks of the inode's extent tree (index and leaf blocks) once it outgrows the inode. */
+  treeBlocks: number[];
   /** EXT4_STATE_DA_ALLOC_CLOSE: flush delalloc on close (auto_da_alloc after truncate). */
   daAllocClose: boolean;
 }
@@ -58,6 +78,7 @@ export class Ext4Policy implements FsPolicy {
   /** Delalloc blocks reserved (i_reserved_data_blocks summed over inodes). */
   private delallocReserved = 0;
   private readonly inodesWithPas = new Set<Ext4InodeState>();
+  private readonly inodesWithTrees = new Set<Ext4InodeState>();
 
   readonly bufferedOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => this.bufferedBegin(inode, pos, length, flags) };
   readonly readOps: IomapOps = { iomapBegin: (inode, pos, length) => ({ iomap: this.reportMapping(inode, pos, length) }) };
@@ -97,7 +118,7 @@ export class Ext4Policy implements FsPolicy {
   }
 
   initInode(inode: Inode): void {
-    const state: Ext4InodeState = { pas: new InodePaList(), daAllocClose: false };
+    const state: Ext4InodeState = { pas: new InodePaList(), treeBlocks: [], daAllocClose: false };
     inode.fsPrivate = state;
   }
 
@@ -171,6 +192,11 @@ export class Ext4Policy implements FsPolicy {
       if (left.state !== ExtentState.Delalloc) return left.physBlock + (block - left.startBlock);
       probe = left.startBlock;
     }
+    return this.inodeGoal(inode);
+  }
+
+  /** ext4_inode_to_goal_block: regular files start at the second group of their flex group. */
+  private inodeGoal(inode: Inode): number {
     const inodeGroup = Math.floor((inode.ino - 1) / this.geometry.inodesPerGroup);
     const goalGroup = Math.min(this.geometry.groupCount - 1, (inodeGroup & ~(EXT4_FLEX_BG_SIZE - 1)) + 1);
     return goalGroup * this.geometry.blocksPerGroup;
@@ -223,6 +249,7 @@ export class Ext4Policy implements FsPolicy {
     }
     inode.data.insert(block, result.blockCount, result.physBlock, state);
     this.ctx.stats.blocksAllocated += result.blockCount;
+    this.updateExtentTree(inode);
     return { startBlock: block, blockCount: result.blockCount, physBlock: result.physBlock, state };
   }
 
@@ -307,6 +334,7 @@ export class Ext4Policy implements FsPolicy {
       inode.data.setState(piece.startBlock, piece.blockCount, ExtentState.Written);
       this.ctx.stats.unwrittenConversions++;
     }
+    this.updateExtentTree(inode);
   }
 
   // ---- direct I/O -------------------------------------------------------
@@ -384,6 +412,7 @@ export class Ext4Policy implements FsPolicy {
       const firstBlock = Math.ceil(newSize / blockSize);
       this.freeExtents(inode.data.remove(firstBlock, Number.MAX_SAFE_INTEGER - firstBlock));
       this.discardInodePreallocations(inode);
+      this.updateExtentTree(inode);
     }
   }
 
@@ -410,17 +439,51 @@ export class Ext4Policy implements FsPolicy {
   freeInode(_host: FsHost, inode: Inode): void {
     this.discardInodePreallocations(inode);
     this.freeExtents(inode.data.remove(0, Number.MAX_SAFE_INTEGER));
+    this.updateExtentTree(inode);
   }
 
   /** i_blocks + reserved delalloc (ext4_getattr), plus one extent-tree block past 4 extents. */
   allocatedBlocks(inode: Inode): number {
-    let blocks = 0;
-    let onDisk = 0;
-    for (const extent of inode.data.all()) {
-      blocks += extent.blockCount;
-      if (extent.state !== ExtentState.Delalloc) onDisk++;
+    return inode.data.countBlocks() + ext4State(inode).treeBlocks.length;
+  }
+
+  /**
+   * The extent tree's own blocks: none while the inode's 4 slots hold every extent,
+   * then leaf blocks of (blocksize-12)/12 entries and index levels above them
+   * (ext4_ext_grow_indepth, ext4_ext_split). Blocks come first fit from the
+   * inode's goal group (ext4_ext_new_meta_block); they go when no extent is left.
+   */
+  updateExtentTree(inode: Inode): void {
+    const state = ext4State(inode);
+    const onDisk = inode.data.extentCount - inode.data.countExtents(ExtentState.Delalloc);
+    if (onDisk === 0) {
+      for (const block of state.treeBlocks) this.ctx.freeSpace.free(block, 1);
+      state.treeBlocks.length = 0;
+      this.inodesWithTrees.delete(state);
+      return;
     }
-    return blocks + (onDisk > EXT4_INODE_EXTENTS ? 1 : 0);
+    const needed = extentTreeBlocks(onDisk, this.ctx.blockSize);
+    const goalGroup = this.mballoc.groupOf(this.inodeGoal(inode));
+    while (state.treeBlocks.length < needed) {
+      const block = this.mballoc.allocateMeta(goalGroup);
+      if (block < 0) break; // no room for the tree block: the kernel would fail the allocation; we keep going
+      state.treeBlocks.push(block);
+      this.inodesWithTrees.add(state);
+    }
+  }
+
+  /** Extent-tree blocks of every inode, as runs (fs metadata for the image). */
+  metadataRuns(): BlockRun[] {
+    const blocks: number[] = [];
+    for (const state of this.inodesWithTrees) blocks.push(...state.treeBlocks);
+    blocks.sort((a, b) => a - b);
+    const runs: BlockRun[] = [];
+    for (const block of blocks) {
+      const last = runs[runs.length - 1];
+      if (last && last.start + last.length === block) last.length++;
+      else runs.push({ start: block, length: 1 });
+    }
+    return runs;
   }
 
   /** Every device block is exactly one of: free, fs metadata, file data, held by a preallocation. */
@@ -439,6 +502,7 @@ export class Ext4Policy implements FsPolicy {
       allPas.push(ext4State(inode).pas);
     }
     for (const [start, length] of this.mballoc.heldRuns(allPas)) runs.push([start, length, 'prealloc']);
+    for (const run of this.metadataRuns()) runs.push([run.start, run.length, 'extent tree']);
     runs.sort((a, b) => a[0] - b[0]);
     let cursor = 0;
     for (const [start, length, owner] of runs) {

@@ -12,6 +12,30 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>;
   /** Whether stdout is a terminal (default: process.stdout.isTTY when stdout is not injected). */
   isTTY?: boolean;
+  /** Whether stderr is a terminal (default: process.stderr.isTTY when stdout is not injected): colours on stderr. */
+  stderrIsTTY?: boolean;
+}
+
+/** How a replay learns it should stop: SIGINT in the process (progress.ts), anything in tests. */
+export interface InterruptSource {
+  /**
+   * Starts listening: the first interrupt aborts `controller` and then calls
+   * `onInterrupt`. Returns the function that stops listening.
+   */
+  listen(controller: AbortController, onInterrupt: () => void): () => void;
+}
+
+/** The live side of a replay: progress display and Ctrl-C (src/cli/progress.ts). */
+export interface CliLive {
+  /** Show progress on stderr (text output only, after the first second). */
+  progress: boolean;
+  /** The stream ink renders the live view on when it is a terminal (process.stderr); absent: plain lines on io.stderr. */
+  terminal?: NodeJS.WriteStream;
+  /** Wall clock in milliseconds for the display (default performance.now). */
+  clockMs?: () => number;
+  /** Bytes of the trace file read so far (default: the trace reader's counter). */
+  traceBytesRead?: (tracePath: string) => number | undefined;
+  interrupts?: InterruptSource;
 }
 
 export interface CliContext {
@@ -21,4 +45,8 @@ export interface CliContext {
   style: TextStyle;
   /** Set by a command once its run is fully determined: the command line that reproduces it. */
   reproduce?: string;
+  /** Colours for stderr (expectation diffs, progress); plain when absent. */
+  stderrStyle?: TextStyle;
+  /** Progress and Ctrl-C; absent (none of either) when main() runs with injected io and no deps.live. */
+  live?: CliLive;
 }

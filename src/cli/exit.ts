@@ -9,7 +9,7 @@ import { DeviceFullError, ImageError, IomapsimError, PolicyError, ReplayError, T
 /** Process exit codes (README "Exit codes", `--help` epilogue). */
 export const ExitCode = {
   ok: 0,
-  /** inspect --verify found mismatches (later: an expectation failed). */
+  /** inspect --verify found mismatches, or replay --expect found differences. */
   failed: 1,
   usage: 2,
   trace: 3,
@@ -17,6 +17,8 @@ export const ExitCode = {
   deviceFull: 5,
   /** EX_SOFTWARE: a bug in iomapsim. */
   internal: 70,
+  /** 128 + SIGINT: the replay was stopped by Ctrl-C (partial results printed, image committed). */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -6,8 +6,9 @@
 import path from 'node:path';
 import { toInspectJson } from '../report/json.js';
 import { layoutsFromPersisted } from '../report/layout.js';
+import { mapStyleFor, renderDeviceMap } from '../report/map.js';
 import { renderInspect } from '../report/text.js';
-import { ImageError } from '../util/errors.js';
+import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { atBoundary, ExitCode } from './exit.js';
 import type { CliImage } from './types.js';
@@ -16,6 +17,8 @@ export interface InspectArgs {
   image: string;
   json: boolean;
   verify: boolean;
+  /** --map: print the device map after the layouts. */
+  map?: boolean;
 }
 
 async function openImageFor(imageName: string, context: CliContext): Promise<CliImage> {
@@ -31,6 +34,7 @@ async function openImageFor(imageName: string, context: CliContext): Promise<Cli
 
 /** Runs inspect; returns 0, or 1 when --verify found mismatches; throws boundary errors. */
 export async function runInspect(args: InspectArgs, context: CliContext): Promise<number> {
+  if (args.map === true && args.json) throw new UsageError('--map cannot be combined with --json (JSON output is JSON only)');
   const image = await openImageFor(args.image, context);
   try {
     const metadata = await image.readMetadata();
@@ -44,6 +48,10 @@ export async function runInspect(args: InspectArgs, context: CliContext): Promis
       context.io.stdout(toInspectJson(verify === undefined ? input : { ...input, verify }));
     } else {
       context.io.stdout(renderInspect(summary, files, verify, context.style, args.image));
+      if (args.map === true) {
+        const input = { files, reserved: metadata.reserved, deviceBlocks: Math.floor(metadata.deviceSize / metadata.blockSize), blockSize: metadata.blockSize };
+        context.io.stdout(`\n${renderDeviceMap(input, { style: mapStyleFor(context.style) })}`);
+      }
     }
     return verify !== undefined && !verify.ok ? ExitCode.failed : ExitCode.ok;
   } finally {

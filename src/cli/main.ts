@@ -8,38 +8,47 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { IomapsimError, UsageError } from '../util/errors.js';
-import type { CliContext, CliIo } from './context.js';
+import type { CliContext, CliIo, CliLive } from './context.js';
 import { CONVERT_TARGETS, planConvert, runConvert, type ConvertArgs } from './convert.js';
 import { exitCodeFor, oneLine, renderError } from './exit.js';
+import { expectArgs, expectOptions } from './expect.js';
 import { runInspect, type InspectArgs } from './inspect.js';
-import { BLOCK_SIZES, FORMAT_CHOICES, singleValue } from './options.js';
+import { BLOCK_SIZES, FORMAT_CHOICES, resolveDeviceChoice, singleValue } from './options.js';
+import { processLive } from './progress.js';
+import { recordArgsOf, recordBuilder, runRecord, type RecordArgs } from './record.js';
 import { planReplay, runReplay, type ReplayArgs } from './replay.js';
 import { makeStyle, useColor } from './style.js';
 import type { CliEngine } from './types.js';
+import { runValidate, validateArgsOf, validateBuilder, type ValidateArgs } from './validate.js';
 
 export type { CliIo } from './context.js';
 
 /** Stand-ins for tests; by default the real engine is loaded lazily. */
 export interface CliDeps {
   engine?: CliEngine;
+  /** Progress display and Ctrl-C (default: the process's when io is not injected, none otherwise). */
+  live?: CliLive;
 }
 
 type ParsedArgs = Record<string, unknown>;
 type Chosen =
   | { command: 'replay'; args: ReplayArgs; color: boolean | undefined }
   | { command: 'inspect'; args: InspectArgs; color: boolean | undefined }
-  | { command: 'convert'; args: ConvertArgs; color: boolean | undefined };
+  | { command: 'convert'; args: ConvertArgs; color: boolean | undefined }
+  | { command: 'validate'; args: ValidateArgs; color: boolean | undefined }
+  | { command: 'record'; args: RecordArgs; color: boolean | undefined };
 
-const COMMANDS = ['replay', 'inspect', 'convert'] as const;
+const COMMANDS = ['replay', 'inspect', 'convert', 'validate', 'record'] as const;
 
 const EXIT_CODES_TEXT = `Exit codes:
   0   success
-  1   inspect --verify found mismatches
+  1   inspect --verify found mismatches, or replay --expect found differences
   2   usage error (bad option or value, unknown policy)
   3   trace error (unreadable or malformed trace, unknown format)
   4   image error (missing, foreign or corrupt image; refusing to overwrite)
   5   the simulated device is full
-  70  internal error (a bug in iomapsim: please report it with the command line and seed)`;
+  70  internal error (a bug in iomapsim: please report it with the command line and seed)
+  130 interrupted by Ctrl-C (partial results printed, image committed)`;
 
 /** The version in package.json, read at run time relative to this module (src/cli or dist/cli). */
 export function readVersion(): string {
@@ -84,8 +93,40 @@ function replayArgs(args: ParsedArgs): ReplayArgs {
     json: booleanArg(args, 'json'),
     deterministic: booleanArg(args, 'deterministic'),
     quiet: booleanArg(args, 'quiet'),
+    map: booleanArg(args, 'map'),
+    report: optionalStringArg(args, 'report', 'report'),
     ...traceInputArgs(args),
+    ...deviceModelArgs(args),
+    expectation: expectArgs(args),
   };
+}
+
+/**
+ * --device (a model name or FILE.json chooses the device model, anything else a trace
+ * device), --device-model, --no-device-model, --trace-device, --device-params,
+ * --time-scale, --iodepth (replay only).
+ */
+function deviceModelArgs(args: ParsedArgs): Pick<ReplayArgs, 'device' | 'deviceModel' | 'deviceParams' | 'timeScale' | 'iodepth'> {
+  const rawModel = singleValue(args['deviceModel'], 'device-model');
+  const model = rawModel === false ? false : optionalStringArg(args, 'deviceModel', 'device-model');
+  const choice = resolveDeviceChoice(optionalStringArg(args, 'device', 'device'), model, optionalStringArg(args, 'traceDevice', 'trace-device'));
+  return {
+    device: choice.traceDevice,
+    deviceModel: choice.model,
+    deviceParams: optionalStringArg(args, 'deviceParams', 'device-params'),
+    timeScale: optionalStringArg(args, 'timeScale', 'time-scale'),
+    iodepth: optionalStringArg(args, 'iodepth', 'iodepth'),
+  };
+}
+
+/** The device-model options of replay. */
+function deviceModelOptions(parser: Argv): Argv {
+  return parser
+    .option('device-model', { type: 'string', describe: 'device timing model: hdd, ssd, nvme or FILE.json (default ssd; --no-device-model: none). docs/device-model.md' })
+    .option('trace-device', { type: 'string', describe: 'block-device traces: replay only this device (the same as --device ID)' })
+    .option('device-params', { type: 'string', describe: 'FILE.json of device model parameters overriding the model\'s defaults' })
+    .option('time-scale', { type: 'string', describe: 'timestamped traces (open loop): multiply trace time by this (default 1)' })
+    .option('iodepth', { type: 'string', describe: 'traces without timestamps (closed loop): ops in flight (default 1)' });
 }
 
 /** --skip-bad, --device, --device-file (replay and convert). */
@@ -112,7 +153,10 @@ function convertArgs(args: ParsedArgs): ConvertArgs {
 function traceInputOptions(parser: Argv): Argv {
   return parser
     .option('skip-bad', { type: 'boolean', default: false, describe: "skip malformed trace lines (counted as ignored 'bad-line'; the first 5 are printed)" })
-    .option('device', { type: 'string', describe: 'block-device traces: replay only this device (blkparse 8,0; MSR disk number; volume id)' })
+    .option('device', {
+      type: 'string',
+      describe: 'block-device traces: replay only this device (blkparse 8,0; MSR disk number; volume id). replay: hdd, ssd, nvme or a path ending in .json choose the device model instead',
+    })
     .option('device-file', { type: 'string', describe: 'block-device traces: the file a device is replayed into (default dev-ID.img etc.)' });
 }
 
@@ -131,7 +175,7 @@ function convertBuilder(parser: Argv): Argv {
 }
 
 function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
-  return traceInputOptions(parser)
+  return deviceModelOptions(expectOptions(traceInputOptions(parser)))
     .positional('trace', { type: 'string', describe: 'trace file: .xio, iomapsim .csv, blkparse text, fio iolog, MSR/Alibaba/Tencent CSV (.gz ok)' })
     .option('policy', { type: 'string', default: 'ext4', describe: `mapping policy [choices: ${policies.join(', ')}]` })
     .option('format', { type: 'string', default: 'auto', describe: `trace format [choices: ${FORMAT_CHOICES.join(', ')}]` })
@@ -145,10 +189,14 @@ function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON (docs/json-output.md), nothing else' })
     .option('deterministic', { type: 'boolean', default: false, describe: 'omit wall-clock speed so JSON is byte-identical' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print one summary line instead of layouts' })
+    .option('map', { type: 'boolean', default: false, describe: 'also print a map of the device: who owns each block (docs/report.md)' })
+    .option('report', { type: 'string', describe: 'write a self-contained HTML report (device map, extent bars, plots, stats) to FILE.html' })
     .example('$0 replay traces/demo.xio', 'replay onto ext4, write demo.img, print layouts')
     .example('$0 replay traces/demo.xio --json --deterministic', 'JSON that is byte-identical run to run')
     .example('$0 replay run.csv --no-image --seed 42', 'replay a CSV block trace without an image')
     .example('$0 replay cap.xio --root /mnt/t --force', 'strip /mnt/t from paths; overwrite cap.img whatever it is')
+    .example('$0 replay trace.csv --report report.html', 'also write an HTML report with the device map and plots')
+    .example('$0 replay trace.blkparse.txt --device nvme', 'time the replay on the nvme model: IOPS, MB/s, latency percentiles')
     .epilogue(EXIT_CODES_TEXT);
 }
 
@@ -157,6 +205,7 @@ function inspectBuilder(parser: Argv): Argv {
     .positional('image', { type: 'string', describe: 'image written by iomapsim replay' })
     .option('json', { type: 'boolean', default: false, describe: 'print summary, files and verify result as JSON' })
     .option('verify', { type: 'boolean', default: false, describe: 'check every file byte against what the replay wrote (exit 1 on mismatch)' })
+    .option('map', { type: 'boolean', default: false, describe: 'also print a map of the device: who owns each block (docs/report.md)' })
     .example('$0 inspect demo.img', 'superblock, free space and filefrag -v style layouts')
     .example('$0 inspect demo.img --verify', 'also verify file contents')
     .example('$0 inspect demo.img --json', 'the same as JSON')
@@ -176,11 +225,22 @@ function buildParser(argv: readonly string[], policies: readonly string[], choos
       choose({ command: 'replay', args: replayArgs(args), color: colorArg(args) });
     })
     .command('inspect <image>', 'show an image: summary, free space, layouts; --verify contents', inspectBuilder, (args) => {
-      const inspect: InspectArgs = { image: stringArg(args, 'image', 'image'), json: booleanArg(args, 'json'), verify: booleanArg(args, 'verify') };
+      const inspect: InspectArgs = {
+        image: stringArg(args, 'image', 'image'),
+        json: booleanArg(args, 'json'),
+        verify: booleanArg(args, 'verify'),
+        map: booleanArg(args, 'map'),
+      };
       choose({ command: 'inspect', args: inspect, color: colorArg(args) });
     })
     .command('convert <trace>', 'write a trace as iomapsim CSV or .xio', convertBuilder, (args) => {
       choose({ command: 'convert', args: convertArgs(args), color: colorArg(args) });
+    })
+    .command('validate <trace>', 'replay on the real kernel (loop mount, root) and in the simulator; diff the layouts', validateBuilder, (args) => {
+      choose({ command: 'validate', args: validateArgsOf(args), color: colorArg(args) });
+    })
+    .command('record <trace>', 'record the real kernel\'s layouts (loop mounts, root) as golden JSON', recordBuilder, (args) => {
+      choose({ command: 'record', args: recordArgsOf(args), color: colorArg(args) });
     })
     .option('color', { type: 'boolean', describe: 'colour text output (default: stdout is a terminal and NO_COLOR is unset)' })
     .example('$0 replay traces/demo.xio', 'replay the demo trace')
@@ -220,6 +280,7 @@ function resolveIo(io: Partial<CliIo> | undefined): CliIo {
     cwd: io?.cwd ?? process.cwd(),
     env: io?.env ?? process.env,
     isTTY: io?.isTTY ?? (injected ? false : process.stdout.isTTY === true),
+    stderrIsTTY: io?.stderrIsTTY ?? (injected ? false : process.stderr.isTTY === true),
   };
 }
 
@@ -231,6 +292,8 @@ async function loadEngine(): Promise<CliEngine> {
 async function dispatch(chosen: Chosen, context: CliContext, policies: readonly string[]): Promise<number> {
   if (chosen.command === 'replay') return runReplay(planReplay(chosen.args, context.cwd, policies), context);
   if (chosen.command === 'convert') return runConvert(planConvert(chosen.args, context.cwd), context);
+  if (chosen.command === 'validate') return runValidate(chosen.args, context);
+  if (chosen.command === 'record') return runRecord(chosen.args, context);
   return runInspect(chosen.args, context);
 }
 
@@ -257,7 +320,10 @@ export async function main(argv: string[], io?: Partial<CliIo>, deps: CliDeps = 
     if (output !== '') cliIo.stdout(output.endsWith('\n') ? output : `${output}\n`);
     if (chosen === undefined) return 0;
     const color = useColor({ flag: chosen.color, stdoutIsTTY: cliIo.isTTY === true, env });
-    context = { io: cliIo, cwd: cliIo.cwd ?? process.cwd(), engine, style: makeStyle(color) };
+    const stderrColor = useColor({ flag: chosen.color, stdoutIsTTY: cliIo.stderrIsTTY === true, env });
+    context = { io: cliIo, cwd: cliIo.cwd ?? process.cwd(), engine, style: makeStyle(color), stderrStyle: makeStyle(stderrColor) };
+    const live = deps.live ?? (io?.stdout === undefined ? processLive(cliIo.stderr) : undefined);
+    if (live !== undefined) context.live = live;
     return await dispatch(chosen, context, policies);
   } catch (error) {
     // Every usage error says where to look, whether yargs or an option parser raised it.

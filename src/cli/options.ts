@@ -4,6 +4,7 @@
  * trace name (image path, seed). Every failure is a UsageError with a hint.
  */
 import path from 'node:path';
+import { builtinDeviceModel, DEVICE_MODEL_NAMES, isDeviceModelName, parseDeviceParams, type DeviceModelSpec } from '../device/model/params.js';
 import { UsageError } from '../util/errors.js';
 
 /** Block sizes the policies support (page size is 4096). */
@@ -89,5 +90,86 @@ export function defaultImagePath(tracePath: string): string {
 /** yargs gives an array when an option is repeated: refuse it instead of silently picking one. */
 export function singleValue<T>(value: T | T[], option: string): T {
   if (Array.isArray(value)) throw new UsageError(`--${option} was given ${value.length} times (expected once)`);
+  return value;
+}
+
+// ---- device model options ---------------------------------------------------
+
+/** The device model used when none is chosen (`--no-device-model`: none). */
+export const DEFAULT_DEVICE_MODEL = 'ssd';
+
+/** Largest --iodepth: the deepest NVMe queue the models allow. */
+export const IODEPTH_MAX = 65536;
+
+/** A --device value that names a device model (hdd, ssd, nvme) or a parameter file (*.json); anything else names a trace device. */
+export function isDeviceModelValue(value: string): boolean {
+  return isDeviceModelName(value) || /\.json$/i.test(value);
+}
+
+/** What --device, --device-model, --trace-device and --no-device-model chose. */
+export interface DeviceChoice {
+  /** A model name or a .json path; false: no model; undefined: the default. */
+  model: string | false | undefined;
+  /** The device of a block trace to replay. */
+  traceDevice: string | undefined;
+}
+
+/**
+ * Resolves the overloaded --device: `hdd`, `ssd`, `nvme` or a path ending in
+ * `.json` choose the device model (as --device-model does); any other value
+ * picks a device of a block trace (as --trace-device does). Giving one of the
+ * two meanings twice, or a model with --no-device-model, is a UsageError.
+ */
+export function resolveDeviceChoice(device: string | undefined, deviceModel: string | false | undefined, traceDevice: string | undefined): DeviceChoice {
+  if (deviceModel !== undefined && deviceModel !== false && !isDeviceModelValue(deviceModel)) {
+    throw new UsageError(`--device-model: '${deviceModel}' is not a device model (expected one of ${DEVICE_MODEL_NAMES.join(', ')}, or a FILE.json of parameters)`);
+  }
+  let model = deviceModel;
+  let trace = traceDevice;
+  if (device !== undefined && isDeviceModelValue(device)) {
+    if (model === false) throw new UsageError(`--device ${device} chooses a device model, but --no-device-model turns it off`, 'leave out one of them');
+    if (model !== undefined) throw new UsageError(`--device ${device} and --device-model ${model} both choose the device model (expected one)`);
+    model = device;
+  } else if (device !== undefined) {
+    if (trace !== undefined) throw new UsageError(`--device ${device} and --trace-device ${trace} both choose the trace device (expected one)`);
+    trace = device;
+  }
+  return { model, traceDevice: trace };
+}
+
+/**
+ * The device model spec of a run: the default (ssd), a built-in model, or a
+ * parameter file (`model` a .json path, or `paramsPath` with a built-in or the
+ * default model). `readText` reads a file (a UsageError when it cannot).
+ * Returns undefined for --no-device-model.
+ */
+export function planDeviceModel(model: string | false | undefined, paramsPath: string | undefined, readText: (file: string) => string): DeviceModelSpec | undefined {
+  if (model === false) {
+    if (paramsPath !== undefined) throw new UsageError(`--device-params ${paramsPath} needs a device model, but --no-device-model turns it off`);
+    return undefined;
+  }
+  const chosen = model ?? DEFAULT_DEVICE_MODEL;
+  if (isDeviceModelName(chosen)) {
+    return paramsPath === undefined ? builtinDeviceModel(chosen) : parseDeviceParams(readText(paramsPath), paramsPath, model === undefined ? undefined : chosen);
+  }
+  if (paramsPath !== undefined) throw new UsageError(`--device ${chosen} and --device-params ${paramsPath} both give a parameter file (expected one)`);
+  return parseDeviceParams(readText(chosen), chosen);
+}
+
+/** Parses --time-scale: a positive number (0.5 replays twice as fast as traced). */
+export function parseTimeScale(text: string): number {
+  const value = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 1e6) {
+    throw new UsageError(`--time-scale: '${text}' is not a time scale (expected a positive number such as 1, 0.5 or 10)`);
+  }
+  return value;
+}
+
+/** Parses --iodepth: ops in flight in closed loop, 1..IODEPTH_MAX. */
+export function parseIodepth(text: string): number {
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(value) || value < 1 || value > IODEPTH_MAX) {
+    throw new UsageError(`--iodepth: '${text}' is not a queue depth (expected an integer from 1 to ${IODEPTH_MAX})`);
+  }
   return value;
 }

@@ -3,12 +3,17 @@
  * exists), create the image, replay, commit the metadata, print. A replay
  * that fails leaves no image behind.
  */
-import { rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NullDevice } from '../device/blockdev.js';
+import { renderHtmlReport } from '../report/html.js';
 import { toJson } from '../report/json.js';
+import { mapStyleFor, renderDeviceMap } from '../report/map.js';
+import type { Expectation } from '../report/diff.js';
 import type { ReplayResult } from '../report/model.js';
 import { formatBytes, renderReplayOneLine, renderReplaySummary } from '../report/text.js';
+import type { ImageMetadata } from '../image/types.js';
 import type { ReplayOptions } from '../replay/types.js';
 import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
@@ -19,9 +24,14 @@ import {
   type FormatChoice,
   parseBlockSize,
   parseDeviceSize,
+  parseIodepth,
   parseSeed,
+  parseTimeScale,
+  planDeviceModel,
   seedFromTraceName,
 } from './options.js';
+import { type ExpectArgs, type ExpectPlan, loadExpectation, planExpect, settleExpectation } from './expect.js';
+import { reportInterrupted, startLiveReplay } from './progress.js';
 import { checkDeviceOptions, openTraceInput, reportTraceInput, type TraceInput, type TraceInputOptions } from './traceinput.js';
 import type { CliImage } from './types.js';
 
@@ -43,10 +53,23 @@ export interface ReplayArgs {
   quiet: boolean;
   /** --skip-bad: skip malformed trace lines (counted as ignored 'bad-line'). */
   skipBad?: boolean;
-  /** --device: replay one device of a block-device trace. */
+  /** --device ID / --trace-device ID: replay one device of a block-device trace. */
   device?: string;
+  /** --device-model MODEL|FILE.json (also --device hdd|ssd|nvme|FILE.json); false: --no-device-model; undefined: ssd. */
+  deviceModel?: string | false;
+  /** --device-params FILE.json: parameters overriding the model's. */
+  deviceParams?: string;
+  /** --time-scale X (open loop), --iodepth N (closed loop), unparsed. */
+  timeScale?: string;
+  iodepth?: string;
   /** --device-file: the file name a block device is replayed into. */
   deviceFile?: string;
+  /** --map: print the device map after the layouts. */
+  map?: boolean;
+  /** --report FILE.html: write the HTML report there. */
+  report?: string;
+  /** --expect, --update-expect, --tolerance, --expect-physical (expect.ts). */
+  expectation?: ExpectArgs;
 }
 
 /** A checked replay: where things are and the options for the driver. */
@@ -63,6 +86,16 @@ export interface ReplayPlan {
   options: Omit<ReplayOptions, 'device'>;
   /** --skip-bad, --device, --device-file. */
   input: TraceInputOptions;
+  /** The device-model options as typed, for the reproducing command (empty for the default). */
+  deviceModelWords?: string[];
+  /** --map: print the device map (text and --quiet output). */
+  map: boolean;
+  /** Absolute path of the HTML report (--report), null for none. */
+  reportPath: string | null;
+  /** The report path as typed. */
+  reportName: string | null;
+  /** --expect: compare with (or --update-expect: write) a golden file; absent or null for none. */
+  expect?: ExpectPlan | null;
 }
 
 function checkPolicy(policy: string, policies: readonly string[]): string {
@@ -113,11 +146,77 @@ export function planReplay(args: ReplayArgs, cwd: string, policies: readonly str
     deterministic: args.deterministic,
   };
   if (args.root !== undefined) options.root = args.root;
+  const deviceModelWords = planTiming(args, cwd, options);
   checkDeviceOptions(args.device, args.deviceFile);
   const input: TraceInputOptions = { tracePath, traceName: args.trace, format, skipBad: args.skipBad === true };
   if (args.device !== undefined) input.device = args.device;
   if (args.deviceFile !== undefined) input.deviceFile = args.deviceFile;
-  return { tracePath, format, ...planImage(args, cwd, tracePath), force: args.force, output, options, input };
+  if (args.map === true && output === 'json') throw new UsageError('--map cannot be combined with --json (JSON output is JSON only)', 'use --report FILE.html for a map next to --json');
+  const image = planImage(args, cwd, tracePath);
+  const report = planReport(args.report, cwd, [tracePath, image.imagePath]);
+  const expect = planExpect(args.expectation, cwd);
+  return { tracePath, format, ...image, force: args.force, output, options, input, deviceModelWords, map: args.map === true, ...report, expect };
+}
+
+/** Reads a device parameter file (relative to cwd); a file that cannot be read is a UsageError. */
+function readDeviceParamsFile(cwd: string, file: string): string {
+  try {
+    return readFileSync(path.resolve(cwd, file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`${file}: cannot read the device parameters (${code})`, 'check the path; see docs/device-model.md for the format');
+  }
+}
+
+/** --device-model/--device-params/--time-scale/--iodepth into `options`; returns them as words for the reproducing command. */
+function planTiming(args: ReplayArgs, cwd: string, options: Omit<ReplayOptions, 'device'>): string[] {
+  const spec = planDeviceModel(args.deviceModel, args.deviceParams, (file) => readDeviceParamsFile(cwd, file));
+  const words: string[] = [];
+  if (spec === undefined) words.push('--no-device-model');
+  else options.deviceModel = spec;
+  if (typeof args.deviceModel === 'string') words.push('--device-model', args.deviceModel);
+  if (args.deviceParams !== undefined) words.push('--device-params', args.deviceParams);
+  if (args.timeScale !== undefined) {
+    options.timeScale = parseTimeScale(args.timeScale);
+    words.push('--time-scale', String(options.timeScale));
+  }
+  if (args.iodepth !== undefined) {
+    options.iodepth = parseIodepth(args.iodepth);
+    words.push('--iodepth', String(options.iodepth));
+  }
+  return words;
+}
+
+/** --report: a file name ending in .html (or .htm) that is neither the trace nor the image. */
+function planReport(report: string | undefined, cwd: string, taken: readonly (string | null)[]): { reportPath: string | null; reportName: string | null } {
+  if (report === undefined) return { reportPath: null, reportName: null };
+  if (report === '') throw new UsageError('--report needs a file name', 'e.g. --report report.html');
+  if (!/\.html?$/i.test(report)) throw new UsageError(`--report: '${report}' does not end in .html (expected an HTML file name)`, 'e.g. --report report.html');
+  const reportPath = path.resolve(cwd, report);
+  if (taken.includes(reportPath)) throw new UsageError(`--report: ${report} is also the trace or the image`, 'choose another name for the report');
+  return { reportPath, reportName: report };
+}
+
+/** Refuses, before any work, a report path that is a directory or whose directory does not exist. */
+async function checkReportPath(plan: ReplayPlan): Promise<void> {
+  if (plan.reportPath === null) return;
+  const name = plan.reportName ?? plan.reportPath;
+  const existing = await stat(plan.reportPath).catch(() => null);
+  if (existing?.isDirectory() === true) throw new UsageError(`--report: ${name} is a directory (expected an HTML file name)`, 'e.g. --report report.html');
+  const parent = await stat(path.dirname(plan.reportPath)).catch(() => null);
+  if (parent?.isDirectory() !== true) throw new UsageError(`--report: the directory of ${name} does not exist`, 'create it first, or choose another path');
+}
+
+/** Writes the HTML report (overwriting an earlier one). */
+async function writeReport(plan: ReplayPlan, result: ReplayResult, metadata: ImageMetadata): Promise<void> {
+  if (plan.reportPath === null) return;
+  const html = renderHtmlReport({ result, reserved: metadata.reserved });
+  const name = plan.reportName ?? plan.reportPath;
+  const reportPath = plan.reportPath;
+  await atBoundary(
+    () => writeFile(reportPath, html),
+    (error) => new UsageError(`${name}: cannot write the report (${error.code})`, 'check the directory and its permissions'),
+  );
 }
 
 function shellWord(word: string): string {
@@ -134,6 +233,7 @@ export function reproduceCommand(plan: ReplayPlan): string {
   if (plan.input.skipBad) words.push('--skip-bad');
   if (plan.input.device !== undefined) words.push('--device', plan.input.device);
   if (plan.input.deviceFile !== undefined) words.push('--device-file', plan.input.deviceFile);
+  words.push(...(plan.deviceModelWords ?? []));
   words.push(...(plan.imageName === null ? ['--no-image'] : ['--image', plan.imageName]));
   return words.map(shellWord).join(' ');
 }
@@ -174,37 +274,64 @@ async function discardImage(image: CliImage, imagePath: string): Promise<void> {
   await rm(imagePath, { force: true });
 }
 
-function printResult(result: ReplayResult, plan: ReplayPlan, context: CliContext): void {
+function printResult(result: ReplayResult, metadata: ImageMetadata, plan: ReplayPlan, context: CliContext): void {
   if (plan.output === 'json') context.io.stdout(toJson(result));
   else if (plan.output === 'quiet') context.io.stdout(renderReplayOneLine(result));
   else context.io.stdout(renderReplaySummary(result, context.style));
+  if (plan.output === 'text' && plan.reportName !== null) context.io.stdout(`${context.style.label('report:'.padEnd(9))}${plan.reportName}\n`);
+  if (plan.map) {
+    const input = { files: result.files, reserved: metadata.reserved, deviceBlocks: Math.floor(result.deviceSize / result.blockSize), blockSize: result.blockSize };
+    context.io.stdout(`\n${renderDeviceMap(input, { style: mapStyleFor(context.style) })}`);
+  }
 }
 
 /** Runs a planned replay; returns the exit code or throws a boundary error. */
 export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<number> {
+  await checkReportPath(plan);
   const trace = await openTraceFor(plan, context);
+  // A missing or broken golden fails now, before an image exists or a long replay runs.
+  const expected = plan.expect ? await loadExpectation(plan.expect) : undefined;
   let image: CliImage | null = null;
   if (plan.imagePath !== null) {
     image = await createImageFor(plan, plan.imagePath, context);
   }
   context.reproduce = reproduceCommand(plan);
   let result: ReplayResult;
+  let metadata: ImageMetadata;
+  const live = await startLiveReplay(plan.tracePath, plan.output, context);
   try {
     // Without an image nobody reads the data back: keep none (layouts and counters do not depend on it).
-    const options: ReplayOptions = image === null ? { ...plan.options, device: new NullDevice(plan.options.deviceSize), dataless: true } : { ...plan.options, device: image.device };
-    const outcome = await context.engine.replay(trace.ops, options);
+    const options: ReplayOptions = image === null ? { ...plan.options, ...live.options, device: new NullDevice(plan.options.deviceSize), dataless: true } : { ...plan.options, ...live.options, device: image.device };
+    const outcome = await context.engine.replay(live.ops(trace.ops), options);
     if (image !== null) {
       await image.commit(outcome.metadata);
       await image.close();
     }
     result = outcome.result;
+    metadata = outcome.metadata;
   } catch (error) {
+    await live.stop();
     if (image !== null && plan.imagePath !== null) await discardImage(image, plan.imagePath);
     throw error;
   }
-  printResult(finishResult(result, plan), plan, context);
+  await live.stop();
+  const finished = finishResult(result, plan);
+  await writeReport(plan, finished, metadata);
+  printResult(finished, metadata, plan, context);
   reportTraceInput(trace, plan.input, context);
-  return reportDeviceFull(result, plan, context);
+  return settleExitCode(finished, expected, plan, context);
+}
+
+/**
+ * After the result is printed: 130 when Ctrl-C stopped the replay (no
+ * expectation checked), else 1 when --expect found differences (or 0 after
+ * --update-expect wrote the golden), else 5 when the device filled up.
+ */
+async function settleExitCode(result: ReplayResult, expected: Expectation | undefined, plan: ReplayPlan, context: CliContext): Promise<number> {
+  if (result.interrupted === true) return reportInterrupted(result, context, plan.expect != null);
+  const expectCode = plan.expect ? await settleExpectation(plan.expect, expected, result, context, plan.output) : ExitCode.ok;
+  const fullCode = reportDeviceFull(result, plan, context);
+  return expectCode !== ExitCode.ok ? expectCode : fullCode;
 }
 
 /**

@@ -89,7 +89,19 @@ export interface FsPolicy {
   allocatedBlocks(inode: Inode): number;
   /** Policy-wide invariants (free space adds up against every inode's extents). */
   checkValid(inodes: Iterable<Inode>): void;
+  /**
+   * Optional: after the data writeback of fsync (`inode`), fdatasync, O_SYNC/O_DSYNC
+   * writes or sync(2) (`inode` undefined), report the metadata/journal writes the fs
+   * makes durable (a jbd2 commit) through ctx.io. Returns true when it did and ended
+   * them with a cache flush; false when there was nothing to commit (the VFS then
+   * flushes the cache itself). Timing and statistics only: it must not change any
+   * layout or write device data.
+   */
+  commitMetadata?(host: FsHost, inode: Inode | undefined, reason: MetadataCommitReason): boolean;
 }
+
+/** Why the VFS asks the policy for a metadata commit. */
+export type MetadataCommitReason = 'fsync' | 'fdatasync' | 'sync';
 
 /** Options a policy factory receives. */
 export interface PolicyOptions {

@@ -3,6 +3,7 @@
  * Failures are ErrnoErrors (recorded by the driver); a trace that uses an fd
  * it never opened is EBADF, as the kernel would answer.
  */
+import type { DeviceSimulator } from '../device/model/sim.js';
 import type { FsPolicy } from '../fs/types.js';
 import type { OpErrorRecord, SnapshotRecord, TracedFailureRecord } from '../report/model.js';
 import type { OpenFlags, TraceOp } from '../trace/types.js';
@@ -34,10 +35,18 @@ export interface ReplayState {
   assumed: Record<string, number>;
   /** "pid:fd" of opens whose path lies outside --root: later calls on them are ignored. */
   ignoredFds: Set<string>;
+  /** The device model timing the ops (--device), when one was chosen. */
+  timing?: DeviceSimulator;
 }
 
 export function fdKey(pid: number | undefined, fd: number): string {
   return `${pid ?? 0}:${fd}`;
+}
+
+/** The open flags of the file `op` acts on (its fd), if it is open: what the device model needs to time it. */
+export function openFlagsOf(state: ReplayState, op: TraceOp): OpenFlags | undefined {
+  if (!('fd' in op) || typeof op.fd !== 'number') return undefined;
+  return state.handles.get(fdKey(op.pid, op.fd))?.flags;
 }
 
 function handleOf(state: ReplayState, pid: number | undefined, fd: number): Handle {
@@ -173,7 +182,7 @@ export function applyOp(state: ReplayState, op: TraceOp): void {
       return;
     }
     case 'fsync':
-      vfs.fsync(handleOf(state, op.pid, op.fd));
+      vfs.fsync(handleOf(state, op.pid, op.fd), op.dataOnly);
       return;
     case 'sync':
       vfs.syncAll();
@@ -224,7 +233,8 @@ function applyNamespaceOp(state: ReplayState, op: TraceOp): void {
     case 'fiemap': {
       // xfs_io fiemap passes FIEMAP_FLAG_SYNC: the file is written back first.
       const handle = handleOf(state, op.pid, op.fd);
-      vfs.fsync(handle);
+      // filemap_write_and_wait: no journal commit, no cache flush.
+      vfs.writebackRange(handle.inode, 0, Number.MAX_SAFE_INTEGER);
       const layout = fileLayout(vfs, handle.path, handle.inode, state.ctx.blockSize);
       state.snapshots.push({ label: `fiemap ${handle.path}`, source: 'fiemap', at: formatSourcePos({ file: op.src.file, line: op.src.line }), files: [layout] });
       return;

@@ -7,7 +7,9 @@
 import { performance } from 'node:perf_hooks';
 import { FreeSpace } from '../alloc/freespace.js';
 import { MemDevice } from '../device/blockdev.js';
-import { CountingIoSink } from '../device/iosink.js';
+import { CountingIoSink, type IoSink } from '../device/iosink.js';
+import { opIoInfo } from '../device/model/attribution.js';
+import { DeviceSimulator } from '../device/model/sim.js';
 import { createPolicy } from '../fs/registry.js';
 import { spaceUsage } from '../image/summary.js';
 import type { BlockRun, ImageMetadata } from '../image/types.js';
@@ -18,7 +20,7 @@ import { ErrnoError, errnoName } from '../util/errno.js';
 import { Prng } from '../util/prng.js';
 import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
-import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, outsideRoot, type ReplayState } from './apply.js';
+import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, openFlagsOf, outsideRoot, type ReplayState } from './apply.js';
 import { fileLayouts, persistedInodes } from './layouts.js';
 import type { ReplayOptions, ReplayOutcome, ReplayProgress } from './types.js';
 
@@ -33,10 +35,28 @@ function checkOptions(options: ReplayOptions): void {
   if (deviceSize < 16 * 1024 * 1024) throw new UsageError(`device size ${deviceSize} is too small (at least 16 MiB)`);
 }
 
+/** The device model of the run (options.deviceModel), if any. */
+function createTiming(options: ReplayOptions): DeviceSimulator | undefined {
+  if (options.deviceModel === undefined) return undefined;
+  const timing: { timeScale?: number; iodepth?: number } = {};
+  if (options.timeScale !== undefined) timing.timeScale = options.timeScale;
+  if (options.iodepth !== undefined) timing.iodepth = options.iodepth;
+  return new DeviceSimulator({ spec: options.deviceModel, deviceBytes: options.deviceSize, seed: options.seed, ...timing });
+}
+
+/** Requests go to the device model and to a sink the caller gave, if both. */
+function ioSinkOf(options: ReplayOptions, timing: DeviceSimulator | undefined): IoSink {
+  const given = options.io;
+  if (timing === undefined) return given ?? new CountingIoSink();
+  if (given === undefined) return timing;
+  return { submit: (request) => (timing.submit(request), given.submit(request)) };
+}
+
 /** Sets up the simulated filesystem for a run. */
 export function createState(options: ReplayOptions): ReplayState {
   checkOptions(options);
   const deviceBlocks = options.deviceSize / options.blockSize;
+  const timing = createTiming(options);
   const ctx: FsContext = {
     blockSize: options.blockSize,
     blockShift: blockShiftOf(options.blockSize),
@@ -44,7 +64,7 @@ export function createState(options: ReplayOptions): ReplayState {
     freeSpace: new FreeSpace(deviceBlocks),
     stats: new EngineStats(),
     prng: new Prng(options.seed),
-    io: options.io ?? new CountingIoSink(),
+    io: ioSinkOf(options, timing),
     dataless: options.dataless ?? false,
   };
   const policy = createPolicy(options.policy, { ctx, deviceBlocks });
@@ -64,6 +84,7 @@ export function createState(options: ReplayOptions): ReplayState {
     assumed: {},
     ignoredFds: new Set(),
     tracedFailures: [],
+    ...(timing === undefined ? {} : { timing }),
   };
 }
 
@@ -91,9 +112,14 @@ export function step(state: ReplayState, op: TraceOp): void {
     return;
   }
   let simErrno: number | undefined;
+  const timing = state.timing;
+  const bytesBefore = { written: state.bytesWritten, read: state.bytesRead };
+  timing?.beginOp(opIoInfo(op, openFlagsOf(state, op)));
   try {
     applyOp(state, op);
+    timing?.endOp(state.bytesWritten - bytesBefore.written, state.bytesRead - bytesBefore.read);
   } catch (error) {
+    timing?.endOp(state.bytesWritten - bytesBefore.written, state.bytesRead - bytesBefore.read);
     if (!(error instanceof ErrnoError)) throw error;
     simErrno = error.errno;
     recordError(state, op, error.errno, error.message, 'path' in op ? (op as { path: string }).path : undefined);
@@ -110,11 +136,16 @@ export function step(state: ReplayState, op: TraceOp): void {
 
 /** Closes what the traced processes left open (process exit) and performs the final sync (not after an interrupt). */
 export function finish(state: ReplayState, interrupted = false): void {
-  for (const [key, handle] of [...state.handles]) {
-    state.handles.delete(key);
-    if (!handle.closed) state.vfs.close(handle);
-  }
-  if (state.options.finalSync && !interrupted) state.vfs.syncAll();
+  const body = (): void => {
+    for (const [key, handle] of [...state.handles]) {
+      state.handles.delete(key);
+      if (!handle.closed) state.vfs.close(handle);
+    }
+    if (state.options.finalSync && !interrupted) state.vfs.syncAll();
+  };
+  // The device model times it as one internal op (not counted per op).
+  if (state.timing) state.timing.runInternal('finish', body);
+  else body();
 }
 
 /** The result model of a finished run. */
@@ -154,6 +185,10 @@ export function buildResult(state: ReplayState, seconds: number | undefined, met
       blocksFree: space.blocksFree,
     },
   };
+  if (state.timing) {
+    const { pageCacheHits, pageCacheMisses } = ctx.stats;
+    result.deviceStats = state.timing.deviceStats({ userBytesWritten: state.bytesWritten, pageCacheHits, pageCacheMisses, files });
+  }
   if (seconds !== undefined && !options.deterministic) {
     result.stats.replaySeconds = Math.round(seconds * 1e6) / 1e6;
     result.stats.opsPerSecond = seconds > 0 ? Math.round(state.opsTotal / seconds) : state.opsTotal;

@@ -4,6 +4,7 @@
  */
 import type { BlockDevice } from '../device/blockdev.js';
 import type { IoSink } from '../device/iosink.js';
+import type { DeviceModelSpec } from '../device/model/params.js';
 import type { ImageMetadata } from '../image/types.js';
 import type { ReplayResult } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
@@ -29,6 +30,12 @@ export interface ReplayOptions {
   dataless?: boolean;
   /** Where block requests are reported (device model); default: a counting sink. */
   io?: IoSink;
+  /** Device timing model (docs/device-model.md): times ops and fills result.deviceStats; absent: no timing. */
+  deviceModel?: DeviceModelSpec;
+  /** Open loop (trace timestamps): arrival = trace time x timeScale (default 1). */
+  timeScale?: number;
+  /** Closed loop (no timestamps): ops in flight (default 1: each op starts when the previous one ends). */
+  iodepth?: number;
   /** Exclude wall-clock speed figures from the result (byte-identical JSON across runs). */
   deterministic?: boolean;
   /** Called every `progressEveryOps` ops (default 4096) and once at the end; it must not change the simulation. */

@@ -6,6 +6,7 @@
 import { assert } from '../util/assert.js';
 import type { ImageSummaryView, VerifyView } from './layout.js';
 import type {
+  DeviceStats,
   ExtentFlagName,
   ExtentRecord,
   FileLayout,
@@ -20,8 +21,14 @@ type JsonObject = Record<string, unknown>;
 
 const RESULT_KEYS = [
   'schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image',
-  'files', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats',
+  'files', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats', 'deviceStats',
 ] as const;
+const DEVICE_STATS_KEYS = [
+  'model', 'params', 'loop', 'simulatedSeconds', 'overall', 'perOp', 'pageCache', 'writeAmplification', 'requests',
+  'fragmentation', 'series',
+] as const;
+const LATENCY_KEYS = ['count', 'bytes', 'iops', 'mbPerSecond', 'meanUs', 'p50Us', 'p90Us', 'p99Us', 'p999Us', 'maxUs'] as const;
+const THROUGHPUT_KEYS = ['second', 'ops', 'bytesWritten', 'bytesRead', 'meanLatencyUs'] as const;
 const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents'] as const;
 const EXTENT_KEYS = ['logical', 'physical', 'length', 'flags'] as const;
 const SNAPSHOT_KEYS = ['label', 'source', 'at', 'files'] as const;
@@ -89,6 +96,26 @@ function statsJson(stats: ReplayStats): JsonObject {
   return ordered({ ...stats, ...speed, ops: sortedRecord(stats.ops) }, STATS_KEYS);
 }
 
+/** deviceStats in the documented order; map-like objects (params, perOp, byCause) with sorted keys. */
+function deviceStatsJson(stats: DeviceStats): JsonObject {
+  const perOp: Record<string, JsonObject> = {};
+  for (const kind of Object.keys(stats.perOp).sort()) perOp[kind] = ordered(stats.perOp[kind]!, LATENCY_KEYS);
+  return ordered(
+    {
+      ...stats,
+      params: sortedRecord(stats.params),
+      overall: ordered(stats.overall, LATENCY_KEYS),
+      perOp,
+      pageCache: ordered(stats.pageCache, ['hits', 'misses', 'hitRatio']),
+      writeAmplification: ordered({ ...stats.writeAmplification, byCause: sortedRecord(stats.writeAmplification.byCause) }, ['userBytesWritten', 'deviceBytesWritten', 'ratio', 'byCause']),
+      requests: ordered(stats.requests, ['submitted', 'merged', 'dispatched']),
+      fragmentation: ordered(stats.fragmentation, ['files', 'extents', 'extentsPerFile', 'averageExtentBlocks']),
+      series: stats.series.map((point) => ordered(point, THROUGHPUT_KEYS)),
+    },
+    DEVICE_STATS_KEYS,
+  );
+}
+
 /** Asserts every number in a JSON tree is finite (JSON has no NaN or Infinity). O(size). */
 function assertFiniteNumbers(value: unknown, where: string): void {
   if (typeof value === 'number') {
@@ -115,6 +142,7 @@ export function replayResultJson(result: ReplayResult): JsonObject {
       snapshots: result.snapshots.map(snapshotJson),
       errors: result.errors.map(errorJson),
       stats: statsJson(result.stats),
+      deviceStats: result.deviceStats === undefined ? undefined : deviceStatsJson(result.deviceStats),
     },
     RESULT_KEYS,
   );

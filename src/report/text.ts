@@ -4,7 +4,7 @@
  * print_extent_info) prints FIEMAP output, so a simulated layout can be put
  * next to a real one line by line. Nothing here writes to a stream.
  */
-import type { ExtentFlagName, ExtentRecord, FileLayout, OpErrorRecord, ReplayResult, ReplayStats } from './model.js';
+import type { DeviceStats, ExtentFlagName, ExtentRecord, FileLayout, LatencyStats, OpErrorRecord, ReplayResult, ReplayStats } from './model.js';
 import type { ImageSummaryView, VerifyView } from './layout.js';
 import { assert } from '../util/assert.js';
 
@@ -236,7 +236,69 @@ export function renderReplaySummary(result: ReplayResult, style: TextStyle = pla
   }
   if (result.snapshots.length > 0) text += style.dim('--- final layout ---') + '\n';
   if (result.files.length > 0) text += renderFileLayouts(result.files, result.blockSize, options) + '\n';
-  return text + renderReplayTotals(result, style);
+  text += renderReplayTotals(result, style);
+  if (result.deviceStats !== undefined) text += '\n' + renderDeviceStats(result.deviceStats, style);
+  return text;
+}
+
+function deviceLabelled(style: TextStyle, label: string, value: string): string {
+  return `${style.label(`${label}:`.padEnd(10))}${value}\n`;
+}
+
+const LATENCY_COLUMNS = ['count', 'bytes', 'IOPS', 'MB/s', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max'] as const;
+const LATENCY_COLUMN_WIDTHS = [8, 12, 10, 9, 10, 10, 10, 10, 10, 10] as const;
+const OP_COLUMN_WIDTH = 11;
+
+/** One row of the latency table: count, bytes, IOPS, MB/s, then latencies in µs. */
+function latencyRow(name: string, stats: LatencyStats): string {
+  const cells = [
+    String(stats.count),
+    String(stats.bytes),
+    stats.iops.toFixed(1),
+    stats.mbPerSecond.toFixed(2),
+    ...[stats.meanUs, stats.p50Us, stats.p90Us, stats.p99Us, stats.p999Us, stats.maxUs].map((us) => us.toFixed(1)),
+  ];
+  return `  ${name.padEnd(OP_COLUMN_WIDTH)}${cells.map((cell, index) => padLeft(cell, LATENCY_COLUMN_WIDTHS[index]!)).join('')}\n`;
+}
+
+/** "amplification 1.17: user 976.7 KiB, device 1.1 MiB (writeback 888.0 KiB, journal 160.0 KiB)". */
+function renderAmplification(amplification: DeviceStats['writeAmplification']): string {
+  const short = (bytes: number): string => (bytes < 1024 ? `${bytes} bytes` : formatBytes(bytes).replace(/^\d+ bytes \((.*)\)$/, '$1'));
+  const causes = Object.keys(amplification.byCause)
+    .filter((cause) => amplification.byCause[cause]! > 0)
+    .map((cause) => `${cause} ${short(amplification.byCause[cause]!)}`);
+  const split = causes.length === 0 ? '' : ` (${causes.join(', ')})`;
+  return `amplification ${amplification.ratio.toFixed(2)}: user ${short(amplification.userBytesWritten)}, device ${short(amplification.deviceBytesWritten)}${split}`;
+}
+
+/**
+ * The device-model section of the replay summary: the model and its
+ * parameters, a per-op latency table (µs of simulated time) with an `all`
+ * row, request merging, write amplification by cause, page-cache hits and
+ * fragmentation. Pure; O(op kinds + parameters).
+ */
+export function renderDeviceStats(stats: DeviceStats, style: TextStyle = plainStyle): string {
+  const loop = stats.loop === 'open' ? `open loop, time scale ${stats.params['timeScale'] ?? 1}` : `closed loop, iodepth ${stats.params['iodepth'] ?? 1}`;
+  let text = deviceLabelled(style, 'device', `${stats.model} (${loop}; ${stats.simulatedSeconds.toFixed(6)} s simulated)`);
+  const params = Object.keys(stats.params).filter((key) => key !== 'timeScale' && key !== 'iodepth');
+  text += deviceLabelled(style, 'params', params.map((key) => `${key}=${stats.params[key]}`).join(' '));
+  const header = `  ${'op'.padEnd(OP_COLUMN_WIDTH)}${LATENCY_COLUMNS.map((column, index) => padLeft(column, LATENCY_COLUMN_WIDTHS[index]!)).join('')}  (latency in µs)`;
+  text += style.dim(header) + '\n';
+  for (const kind of Object.keys(stats.perOp).sort()) text += latencyRow(kind, stats.perOp[kind]!);
+  text += style.label(latencyRow('all', stats.overall));
+  const requests = stats.requests;
+  text += deviceLabelled(style, 'requests', `${requests.submitted} submitted, ${requests.merged} merged, ${requests.dispatched} dispatched`);
+  text += deviceLabelled(style, 'writes', renderAmplification(stats.writeAmplification));
+  const cache = stats.pageCache;
+  const misses = `${cache.misses} ${cache.misses === 1 ? 'miss' : 'misses'}`;
+  text += deviceLabelled(style, 'cache', `page cache ${plural(cache.hits, 'hit')}, ${misses} (${(cache.hitRatio * 100).toFixed(1)}% hits)`);
+  const fragmentation = stats.fragmentation;
+  text += deviceLabelled(
+    style,
+    'extents',
+    `${plural(fragmentation.files, 'file')}, ${plural(fragmentation.extents, 'extent')} (${fragmentation.extentsPerFile.toFixed(2)} per file, ${fragmentation.averageExtentBlocks.toFixed(1)} blocks on average)`,
+  );
+  return text;
 }
 
 /** One line for --quiet: ops, files, extents, errors, seed and image. */

@@ -3,7 +3,7 @@
  * in `.gz`) and physical lines with 1-based line numbers. Nothing here reads
  * a whole file; memory is bounded by the chunk size plus the longest line.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
@@ -34,6 +34,18 @@ export function isGzipPath(path: string): boolean {
   return path.length > 3 && path.slice(-3).toLowerCase() === '.gz';
 }
 
+/** The file stream of each trace being read, by path, for traceBytesRead (progress displays only). */
+const openFileStreams = new Map<string, ReadStream>();
+
+/**
+ * Bytes of the file at `path` read so far by its open trace stream (the
+ * compressed bytes for `.gz`, to set against the file size); undefined when
+ * no stream of that path is open. For progress displays: never affects a result.
+ */
+export function traceBytesRead(path: string): number | undefined {
+  return openFileStreams.get(path)?.bytesRead;
+}
+
 /**
  * Opens `path` as a byte stream, gunzipped when its name ends in `.gz`.
  * Errors surface when the stream is consumed; pass them through
@@ -41,6 +53,10 @@ export function isGzipPath(path: string): boolean {
  */
 export function openTraceStream(path: string): Readable {
   const file = createReadStream(path, { highWaterMark: readChunkBytes });
+  openFileStreams.set(path, file);
+  file.once('close', () => {
+    if (openFileStreams.get(path) === file) openFileStreams.delete(path);
+  });
   if (!isGzipPath(path)) return file;
   // pipeline() forwards a read error of the file to the gunzip stream.
   return pipeline(file, createGunzip({ chunkSize: readChunkBytes }), () => undefined);

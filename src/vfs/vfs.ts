@@ -12,7 +12,7 @@ import { iomapSeekData, iomapSeekHole } from '../iomap/seek.js';
 import { contentOf, copyFromSource, type WriteSource } from '../iomap/source.js';
 import { iomapWritepages } from '../iomap/writeback.js';
 import { PAGE_SIZE, PageAccounting } from '../pagecache/pagecache.js';
-import type { FsHost, FsPolicy } from '../fs/types.js';
+import type { FsHost, FsPolicy, MetadataCommitReason } from '../fs/types.js';
 import type { FallocMode, OpenFlags } from '../trace/types.js';
 import { assert } from '../util/assert.js';
 import { Errno, ErrnoError } from '../util/errno.js';
@@ -226,8 +226,9 @@ export class Vfs implements FsHost {
     this.recordContent(inode, pos, result.written, source);
     if (offset === null || handle.flags.append) handle.pos = pos + result.written;
     if (result.written > 0 && (handle.flags.sync || handle.flags.dsync || dsync)) {
-      // generic_write_sync: vfs_fsync_range over what was written.
+      // generic_write_sync: vfs_fsync_range over what was written (O_DSYNC: datasync).
       this.writebackRange(inode, pos, pos + result.written);
+      this.commitOrFlush(inode, handle.flags.sync ? 'fsync' : 'fdatasync');
     }
     this.balancePages();
     return result;
@@ -333,17 +334,22 @@ export class Vfs implements FsHost {
     this.policy.setSize(this, inode, size);
   }
 
-  /** fsync/fdatasync: write back the whole file and wait (the journal commit is not modelled). */
-  fsync(handle: Handle): void {
+  /** fsync/fdatasync: write back the whole file and wait, then the policy's metadata commit (or a cache flush). */
+  fsync(handle: Handle, dataOnly = false): void {
     this.writebackRange(handle.inode, 0, Number.MAX_SAFE_INTEGER);
-    // The journal commit (not modelled as blocks yet) ends with a cache flush.
-    this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
+    this.commitOrFlush(handle.inode, dataOnly ? 'fdatasync' : 'fsync');
   }
 
-  /** sync(2)/syncfs(2): every dirty inode, oldest dirtied first. */
+  /** sync(2)/syncfs(2): every dirty inode, oldest dirtied first, then the metadata commit (or a cache flush). */
   syncAll(): void {
     for (const inode of [...this.dirtyInodes]) this.writebackRange(inode, 0, Number.MAX_SAFE_INTEGER);
-    this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
+    this.commitOrFlush(undefined, 'sync');
+  }
+
+  /** The policy's journal commit ends with its own flush; without one (nothing to commit) the cache is flushed (ext4_sync_file). */
+  private commitOrFlush(inode: Inode | undefined, reason: MetadataCommitReason): void {
+    const committed = this.policy.commitMetadata?.(this, inode, reason) ?? false;
+    if (!committed) this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
   }
 
   /** FICLONE / FICLONERANGE (length 0: the whole source). */

@@ -7,6 +7,7 @@
  * (src/fs/ext4/mballoc.ts). Extents hold at most 32768 written / 32767
  * unwritten blocks.
  */
+import { JournalLog } from '../../device/model/journal.js';
 import { ExtentState, type Extent } from '../../extent/extentmap.js';
 import type { BlockRun } from '../../image/types.js';
 import { iomapDioWrite } from '../../iomap/direct.js';
@@ -18,7 +19,7 @@ import { assert } from '../../util/assert.js';
 import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
-import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type PolicyOptions } from '../types.js';
+import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
 import { Ext4Mballoc, InodePaList } from './mballoc.js';
@@ -36,6 +37,9 @@ const EXT4_INODE_EXTENTS = 4;
 /** Header of an extent-tree block (struct ext4_extent_header) and the size of one entry. */
 const EXT4_EXTENT_HEADER_BYTES = 12;
 const EXT4_EXTENT_ENTRY_BYTES = 12;
+/** On-disk inode size (mke2fs default) and group descriptor size (64bit feature). */
+const EXT4_INODE_BYTES = 256;
+const EXT4_GROUP_DESC_BYTES = 64;
 
 /** Blocks an extent tree of `extents` leaf entries needs beyond the inode's own 4 slots. */
 export function extentTreeBlocks(extents: number, blockSize: number): number {
@@ -79,6 +83,12 @@ export class Ext4Policy implements FsPolicy {
   private delallocReserved = 0;
   private readonly inodesWithPas = new Set<Ext4InodeState>();
   private readonly inodesWithTrees = new Set<Ext4InodeState>();
+  /** jbd2's log (absent without a journal): commits are reported as requests, never written as data. */
+  private readonly journal: JournalLog | undefined;
+  /** The running transaction: metadata blocks dirtied since the last commit, other than inode-table blocks. */
+  private readonly txBlocks = new Set<string>();
+  /** Inodes changed in the running transaction; true when the change is one fdatasync must commit (not only timestamps). */
+  private readonly txInodes = new Map<number, boolean>();
 
   readonly bufferedOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => this.bufferedBegin(inode, pos, length, flags) };
   readonly readOps: IomapOps = { iomapBegin: (inode, pos, length) => ({ iomap: this.reportMapping(inode, pos, length) }) };
@@ -111,15 +121,66 @@ export class Ext4Policy implements FsPolicy {
       delalloc: true,
       dioreadNolock: true,
     };
+    const { journalStart, journalBlocks, blockSize } = this.geometry;
+    this.journal = journalBlocks >= 4 ? new JournalLog(ctx.io, { startBlock: journalStart, blockCount: journalBlocks, blockSize }) : undefined;
   }
 
   allocIno(_kind: InodeKind, _parentIno: number): number {
     return this.nextIno++;
   }
 
-  initInode(inode: Inode): void {
+  initInode(inode: Inode, parentIno: number): void {
     const state: Ext4InodeState = { pas: new InodePaList(), treeBlocks: [], daAllocClose: false };
     inode.fsPrivate = state;
+    // ext4_new_inode + ext4_add_entry: inode bitmap, descriptor, the new inode, the directory block and inode.
+    const group = Math.floor((inode.ino - 1) / this.geometry.inodesPerGroup);
+    this.txBlocks.add(`inode-bitmap:${group}`).add(`group-desc:${this.descriptorBlockOf(group)}`).add(`dir:${parentIno}`);
+    this.journalInode(inode.ino, true);
+    this.journalInode(parentIno, true);
+  }
+
+  // ---- journal (timing and statistics only) -------------------------------
+
+  private descriptorBlockOf(group: number): number {
+    return Math.floor(group / Math.floor(this.ctx.blockSize / EXT4_GROUP_DESC_BYTES));
+  }
+
+  /** ext4_mark_inode_dirty: the inode joins the running transaction (`datasync`: more than timestamps changed). */
+  private journalInode(ino: number, datasync: boolean): void {
+    if (this.txInodes.get(ino) !== true) this.txInodes.set(ino, datasync);
+  }
+
+  /** Block bitmaps and group descriptors of the groups a run of device blocks lies in. */
+  private journalBitmaps(physBlock: number, blockCount: number): void {
+    const first = this.mballoc.groupOf(physBlock);
+    const last = this.mballoc.groupOf(physBlock + blockCount - 1);
+    for (let group = first; group <= last; group++) this.txBlocks.add(`block-bitmap:${group}`).add(`group-desc:${this.descriptorBlockOf(group)}`);
+  }
+
+  /** Distinct inode-table blocks of the inodes in the running transaction. */
+  private inodeTableBlocksInTransaction(): number {
+    const inodesPerBlock = Math.floor(this.ctx.blockSize / EXT4_INODE_BYTES);
+    const blocks = new Set<number>();
+    for (const ino of this.txInodes.keys()) blocks.add(Math.floor((ino - 1) / inodesPerBlock));
+    return blocks.size;
+  }
+
+  /**
+   * ext4_sync_file / ext4_sync_fs -> jbd2 commit of the running transaction: a
+   * descriptor, every metadata block dirtied since the last commit, PREFLUSH and
+   * the FUA commit block. fsync commits when the inode is in the transaction,
+   * fdatasync only when more than its timestamps changed, sync when anything did.
+   * Returns whether it committed. Only requests are reported (no data written).
+   */
+  commitMetadata(_host: FsHost, inode: Inode | undefined, reason: MetadataCommitReason): boolean {
+    if (this.journal === undefined || (this.txInodes.size === 0 && this.txBlocks.size === 0)) return false;
+    const change = inode === undefined ? undefined : this.txInodes.get(inode.ino);
+    if (reason === 'fsync' && change === undefined) return false;
+    if (reason === 'fdatasync' && change !== true) return false;
+    this.journal.commit(this.txBlocks.size + this.inodeTableBlocksInTransaction());
+    this.txBlocks.clear();
+    this.txInodes.clear();
+    return true;
   }
 
   // ---- mappings ---------------------------------------------------------
@@ -149,6 +210,7 @@ export class Ext4Policy implements FsPolicy {
 
   /** ext4_da_map_blocks: existing extents as they are; holes get a delalloc reservation (F_NEW). */
   private bufferedBegin(inode: Inode, pos: number, length: number, flags: number): IomapPair {
+    this.journalInode(inode.ino, false); // file_update_time
     const blockSize = this.ctx.blockSize;
     const block = Math.floor(pos / blockSize);
     const endBlock = Math.ceil((pos + length) / blockSize);
@@ -249,6 +311,7 @@ export class Ext4Policy implements FsPolicy {
     }
     inode.data.insert(block, result.blockCount, result.physBlock, state);
     this.ctx.stats.blocksAllocated += result.blockCount;
+    this.journalBitmaps(result.physBlock, result.blockCount);
     this.updateExtentTree(inode);
     return { startBlock: block, blockCount: result.blockCount, physBlock: result.physBlock, state };
   }
@@ -295,6 +358,7 @@ export class Ext4Policy implements FsPolicy {
       else {
         this.ctx.freeSpace.free(extent.physBlock, extent.blockCount);
         this.ctx.stats.blocksFreed += extent.blockCount;
+        this.journalBitmaps(extent.physBlock, extent.blockCount);
       }
     }
   }
@@ -321,7 +385,10 @@ export class Ext4Policy implements FsPolicy {
   private ioendCompletion(inode: Inode, ioend: Ioend): void {
     if (ioend.unwritten) this.convertUnwritten(inode, ioend.offset, ioend.length);
     const end = Math.min(ioend.offset + ioend.length, inode.size);
-    if (end > inode.diskSize) inode.diskSize = end;
+    if (end > inode.diskSize) {
+      inode.diskSize = end;
+      this.journalInode(inode.ino, true); // ext4_update_disksize
+    }
   }
 
   /** ext4_convert_unwritten_extents over a byte range (blocks it touches). */
@@ -342,6 +409,7 @@ export class Ext4Policy implements FsPolicy {
   /** ext4_iomap_begin for direct I/O: overwrite fast path, else ext4_iomap_alloc (<= 4096 blocks). */
   private directBegin(inode: Inode, pos: number, length: number, flags: number): IomapPair {
     if ((flags & IomapOp.Write) === 0) return { iomap: this.reportMapping(inode, pos, length) };
+    this.journalInode(inode.ino, false); // file_update_time
     const blockSize = this.ctx.blockSize;
     const block = Math.floor(pos / blockSize);
     const count = Math.min(Math.ceil((pos + length) / blockSize) - block, EXT4_DIO_MAX_BLOCKS);
@@ -366,7 +434,9 @@ export class Ext4Policy implements FsPolicy {
   /** ext4_dio_write_iter: direct I/O, then the rest buffered + written back + invalidated. */
   directWrite(host: FsHost, inode: Inode, pos: number, length: number, source: WriteSource): DirectWriteResult {
     const dioHost = { flushAndInvalidate: (target: Inode, start: number, end: number) => this.flushAndInvalidate(host, target, start, end) };
+    const sizeBefore = inode.size;
     const result = iomapDioWrite(this.ctx, dioHost, inode, pos, length, source, this.directOps, this.dio);
+    if (inode.size !== sizeBefore) this.journalInode(inode.ino, true);
     const errno = result.errno === Errno.ENOTBLK ? 0 : result.errno;
     if (errno !== 0 || result.done === length) {
       if (result.done === 0 && errno !== 0) throw new ErrnoError(errno, 'ext4 direct write');
@@ -388,6 +458,7 @@ export class Ext4Policy implements FsPolicy {
 
   fallocate(host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
     ext4Fallocate(this, host, inode, mode, pos, length, keepSize);
+    this.journalInode(inode.ino, true);
   }
 
   /** ext4_setattr(ATTR_SIZE): truncate_page + truncate_pagecache + ext4_truncate; growing only sets i_size. */
@@ -395,12 +466,15 @@ export class Ext4Policy implements FsPolicy {
     const blockSize = this.ctx.blockSize;
     if (newSize > this.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'ext4 truncate');
     const oldSize = inode.size;
+    this.journalInode(inode.ino, true);
     if (newSize < oldSize) {
       // ext4_block_truncate_page: zero the tail of the new EOF block in the cache. In data=ordered mode that block
       // is ordered data of the truncate's transaction (ext4_jbd2_inode_add_write): on disk before the size commits.
       const tailEnd = Math.min(oldSize, Math.ceil(newSize / blockSize) * blockSize);
       host.zeroRange(inode, newSize, tailEnd - newSize);
-      if (tailEnd > newSize) host.writebackRange(inode, newSize, tailEnd);
+      // Only a mapped (written) block is ordered data; a delalloc or unwritten one has nothing stale on disk.
+      const tail = tailEnd > newSize ? inode.data.extentAt(Math.floor(newSize / blockSize)) : undefined;
+      if (tail?.state === ExtentState.Written) host.writebackRange(inode, newSize, tailEnd);
     }
     // ext4_truncate: truncating to zero arms auto_da_alloc (flush on close).
     if (newSize === 0) ext4State(inode).daAllocClose = true;
@@ -437,6 +511,8 @@ export class Ext4Policy implements FsPolicy {
 
   /** Frees every block of a deleted inode. */
   freeInode(_host: FsHost, inode: Inode): void {
+    this.txBlocks.add(`inode-bitmap:${Math.floor((inode.ino - 1) / this.geometry.inodesPerGroup)}`);
+    this.journalInode(inode.ino, true);
     this.discardInodePreallocations(inode);
     this.freeExtents(inode.data.remove(0, Number.MAX_SAFE_INTEGER));
     this.updateExtentTree(inode);
@@ -470,6 +546,9 @@ export class Ext4Policy implements FsPolicy {
       state.treeBlocks.push(block);
       this.inodesWithTrees.add(state);
     }
+    // Journal: the inode, and the leaf an extent change lands in (the last one, where appends go).
+    this.journalInode(inode.ino, true);
+    if (state.treeBlocks.length > 0) this.txBlocks.add(`extent:${state.treeBlocks[state.treeBlocks.length - 1]}`);
   }
 
   /** Extent-tree blocks of every inode, as runs (fs metadata for the image). */

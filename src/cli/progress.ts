@@ -398,13 +398,13 @@ export function processLive(write: (text: string) => void): CliLive {
 
 /**
  * After an interrupted replay (result printed, image committed): one line on
- * stderr saying so, and exit code 130. `expectSkipped`: --expect was given and
- * not checked (a partial result proves nothing).
+ * stderr saying so, and exit code 130. `expect`: the --expect plan, whose
+ * golden is neither checked nor written (a partial result proves nothing).
  */
-export function reportInterrupted(result: ReplayResult, context: CliContext, expectSkipped: boolean): number {
+export function reportInterrupted(result: ReplayResult, context: CliContext, expect: { update: boolean; goldenName: string } | null): number {
   const ops = result.stats.opsTotal;
   const image = result.image === undefined ? '' : `; ${result.image} holds the state at that point`;
-  const expect = expectSkipped ? '; expectation not checked' : '';
-  context.io.stderr(`iomapsim: interrupted after ${ops} op${ops === 1 ? '' : 's'}: the results are partial (no final sync)${image}${expect}\n`);
+  const golden = expect === null ? '' : expect.update ? `; ${expect.goldenName} not written` : '; expectation not checked';
+  context.io.stderr(`iomapsim: interrupted after ${ops} op${ops === 1 ? '' : 's'}: the results are partial (no final sync)${image}${golden}\n`);
   return ExitCode.interrupted;
 }

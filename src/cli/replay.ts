@@ -328,7 +328,7 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
  * --update-expect wrote the golden), else 5 when the device filled up.
  */
 async function settleExitCode(result: ReplayResult, expected: Expectation | undefined, plan: ReplayPlan, context: CliContext): Promise<number> {
-  if (result.interrupted === true) return reportInterrupted(result, context, plan.expect != null);
+  if (result.interrupted === true) return reportInterrupted(result, context, plan.expect ?? null);
   const expectCode = plan.expect ? await settleExpectation(plan.expect, expected, result, context, plan.output) : ExitCode.ok;
   const fullCode = reportDeviceFull(result, plan, context);
   return expectCode !== ExitCode.ok ? expectCode : fullCode;

@@ -19,12 +19,12 @@ const VALUE_NS_MAX = 2 ** VALUE_MAX_BITS - 1;
 /** Counters in one histogram: the exact range plus the log-linear octaves. */
 export const BUCKET_COUNT = SUB_BUCKET_COUNT + (VALUE_MAX_BITS - SUB_BUCKET_BITS) * HALF_SUB_BUCKET_COUNT;
 
-/** floor(log2(value)) for a positive integer up to 2^53, exact (Math.log2 can be off by one near powers of two). */
+const TWO_POW_32 = 2 ** 32;
+
+/** floor(log2(value)) for a positive integer below 2^53, exact (count leading zeros of the high or low word). */
 function log2Floor(value: number): number {
-  let exponent = Math.floor(Math.log2(value));
-  if (2 ** exponent > value) exponent--;
-  if (2 ** (exponent + 1) <= value) exponent++;
-  return exponent;
+  if (value < TWO_POW_32) return 31 - Math.clz32(value);
+  return 63 - Math.clz32(Math.floor(value / TWO_POW_32));
 }
 
 /** The bucket holding `valueNs` (a non-negative integer <= VALUE_NS_MAX). O(1). */

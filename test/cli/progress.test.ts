@@ -280,7 +280,7 @@ describe('Ctrl-C', () => {
     expect(out.stdout).toContain('trace:   t.xio\n');
     expect(out.stderr).toBe(
       'iomapsim: interrupted: stopping after the current operation (Ctrl-C again quits at once, without committing the image)\n' +
-        'iomapsim: interrupted after 57 ops: the results are partial (no final sync); t.img holds the state at that point; expectation not checked\n',
+        'iomapsim: interrupted after 57 ops: the results are partial (no final sync); t.img holds the state at that point; g.json not written\n',
     );
     // A partial run must not become the golden.
     expect(fs.existsSync(path.join(cwd, 'g.json'))).toBe(false);

@@ -47,6 +47,7 @@ export function bucketRangeOf(index: number): { lowNs: number; highNs: number } 
   return { lowNs, highNs: lowNs + 2 ** shift - 1 };
 }
 
+/** Latencies of one class of ops: O(1) record, O(BUCKET_COUNT) percentile, fixed memory. */
 export class LatencyHistogram {
   private readonly counts = new Float64Array(BUCKET_COUNT);
   count = 0;

@@ -10,6 +10,7 @@ import { assert } from '../../util/assert.js';
 import type { BlockRequest } from './merge.js';
 import type { DeviceTiming } from './timing.js';
 
+/** Timing of a flash device with `params` (readLatencyUs, writeLatencyUs, transferMBps, channels, queueDepth, flushUs). */
 export class FlashTiming implements DeviceTiming {
   private readonly unitFreeUs: Float64Array;
   private linkFreeUs = 0;

@@ -25,6 +25,7 @@ interface CachedWrite {
   bytes: number;
 }
 
+/** Timing of a disk with `params` (rotationRpm, seek*, transferMBps, interfaceMBps, commandUs, writeCacheMiB, flushUs). */
 export class HddTiming implements DeviceTiming {
   private readonly rotationUs: number;
   private readonly trackBytes: number;

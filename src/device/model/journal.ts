@@ -29,6 +29,7 @@ export function descriptorBlocksFor(metadataBlocks: number, blockSize: number): 
   return Math.max(1, Math.ceil(metadataBlocks / tagsPerDescriptor));
 }
 
+/** The circular log of one filesystem: where the next commit goes, and what was written. */
 export class JournalLog {
   /** Next log block, relative to the start of the journal area. */
   private headBlock = 0;

@@ -43,6 +43,7 @@ function mergeSide(last: BlockRequest, next: BlockRequest, maxBytes: number): 'b
   return undefined;
 }
 
+/** The plug of the op being run: split, merge, dispatch in order. */
 export class BlockLayer {
   readonly counters: BlockLayerCounters = { submitted: 0, merged: 0, dispatched: 0 };
   private readonly plugged: BlockRequest[] = [];

@@ -86,6 +86,7 @@ const RULES: Readonly<Record<string, ParamRule>> = {
   cpuPageUs: { min: 0, max: TIME_US_MAX, integer: false },
 };
 
+/** True for the built-in model names (hdd, ssd, nvme). */
 export function isDeviceModelName(text: string): text is DeviceModelName {
   return (DEVICE_MODEL_NAMES as readonly string[]).includes(text);
 }

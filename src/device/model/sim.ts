@@ -56,6 +56,7 @@ interface RunningOp {
 /** Causes whose requests the submitting op always waits for. */
 const WAITED_CAUSES: ReadonlySet<IoCause> = new Set<IoCause>(['direct', 'readmiss', 'zeroing', 'journal', 'metadata', 'flush']);
 
+/** One per timed run: beginOp/endOp around each op, submit() for its requests, deviceStats() at the end. */
 export class DeviceSimulator implements IoSink {
   private readonly timing: DeviceTiming;
   private readonly blockLayer: BlockLayer;

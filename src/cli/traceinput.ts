@@ -36,7 +36,7 @@ export interface TraceInput {
 /** Checks --device and --device-file values (not yet the format, which detection may still decide). */
 export function checkDeviceOptions(device: string | undefined, deviceFile: string | undefined): void {
   if (device !== undefined && !/^\d+(?:[,:]\d+)?$/.test(device.trim())) {
-    throw new UsageError(`--device: '${device}' is not a device (expected a number, or MAJOR,MINOR for blkparse)`, 'e.g. --device 0 or --device 8,0');
+    throw new UsageError(`--device: '${device}' is neither a device model (hdd, ssd, nvme or a FILE.json of parameters) nor a trace device (a number, or MAJOR,MINOR for blkparse)`, 'e.g. --device nvme, --device 0 or --device 8,0; --device-model and --trace-device say which one you mean');
   }
   if (deviceFile !== undefined && (deviceFile === '' || deviceFile.includes('/') || deviceFile === '.' || deviceFile === '..')) {
     throw new UsageError(`--device-file: '${deviceFile}' is not a file name (expected a name without '/')`, 'e.g. --device-file vm.img');

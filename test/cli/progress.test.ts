@@ -177,7 +177,11 @@ describe('the ink view', () => {
     expect(lines[2]).toBe('        files 12  written 5.0 MiB  failed ops 0');
   });
 
-  test('draws on the terminal given, never on stdout; stop erases it and unmounts', async () => {
+  // ink draws only the final frame when the CI variable is set (it asks is-in-ci when loaded), so the
+  // frame-by-frame drawing can only be checked outside CI; the text of each frame is tested above.
+  const inkDraws = process.env.CI === undefined || process.env.CI === '' || process.env.CI === 'false';
+  if (!inkDraws) console.info('skipping the ink drawing test: CI is set, and ink then renders only the final frame');
+  (inkDraws ? test : test.skip)('draws on the terminal given, never on stdout; stop erases it and unmounts', async () => {
     const terminal = fakeTerminal();
     const stdoutWrite = jest.spyOn(process.stdout, 'write');
     try {

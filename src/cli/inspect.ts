@@ -7,7 +7,9 @@ import path from 'node:path';
 import { toInspectJson } from '../report/json.js';
 import { layoutsFromPersisted } from '../report/layout.js';
 import { mapStyleFor, renderDeviceMap } from '../report/map.js';
-import { renderInspect } from '../report/text.js';
+import type { FileLayout } from '../report/model.js';
+import type { ImageSummaryView, VerifyView } from '../report/layout.js';
+import { renderInspect, renderVerify, type TextStyle } from '../report/text.js';
 import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { atBoundary, ExitCode } from './exit.js';
@@ -32,6 +34,24 @@ async function openImageFor(imageName: string, context: CliContext): Promise<Cli
   );
 }
 
+/** What inspect says about an image replayed with --no-data (its data area holds no file data). */
+export const METADATA_ONLY_TEXT = 'metadata only (replayed with --no-data): file contents were not kept';
+
+/**
+ * The text report: renderInspect, plus for a metadata-only image a `data:`
+ * line under the image line and a verify line saying content was not checked.
+ */
+export function renderInspectText(summary: ImageSummaryView, files: readonly FileLayout[], verify: VerifyView | undefined, style: TextStyle, imageName: string): string {
+  if (summary.metadataOnly !== true) return renderInspect(summary, files, verify, style, imageName);
+  let text = renderInspect(summary, files, undefined, style, imageName);
+  const afterImageLine = text.indexOf('\n') + 1;
+  text = `${text.slice(0, afterImageLine)}${style.label('data:'.padEnd(9))}${METADATA_ONLY_TEXT}\n${text.slice(afterImageLine)}`;
+  if (verify === undefined) return text;
+  const notChecked = 'content not checked (metadata-only image, replayed with --no-data)';
+  if (!verify.ok) return `${text}\n${renderVerify(verify, style)}         ${notChecked}\n`;
+  return `${text}\n${style.label('verify:'.padEnd(9))}${style.good('structure OK')}, ${verify.files} file${verify.files === 1 ? '' : 's'}; ${notChecked}\n`;
+}
+
 /** Runs inspect; returns 0, or 1 when --verify found mismatches; throws boundary errors. */
 export async function runInspect(args: InspectArgs, context: CliContext): Promise<number> {
   if (args.map === true && args.json) throw new UsageError('--map cannot be combined with --json (JSON output is JSON only)');
@@ -47,7 +67,7 @@ export async function runInspect(args: InspectArgs, context: CliContext): Promis
       const input = { image: args.image, warnings, summary, files };
       context.io.stdout(toInspectJson(verify === undefined ? input : { ...input, verify }));
     } else {
-      context.io.stdout(renderInspect(summary, files, verify, context.style, args.image));
+      context.io.stdout(renderInspectText(summary, files, verify, context.style, args.image));
       if (args.map === true) {
         const input = { files, reserved: metadata.reserved, deviceBlocks: Math.floor(metadata.deviceSize / metadata.blockSize), blockSize: metadata.blockSize };
         context.io.stdout(`\n${renderDeviceMap(input, { style: mapStyleFor(context.style) })}`);

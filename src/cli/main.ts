@@ -84,6 +84,7 @@ function replayArgs(args: ParsedArgs): ReplayArgs {
     policy: stringArg(args, 'policy', 'policy'),
     format: stringArg(args, 'format', 'format'),
     image: image === false ? false : image === undefined ? undefined : String(image),
+    data: singleValue(args['data'], 'data') !== false,
     force: booleanArg(args, 'force'),
     deviceSize: stringArg(args, 'deviceSize', 'device-size'),
     blockSize: stringArg(args, 'blockSize', 'block-size'),
@@ -180,6 +181,7 @@ function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
     .option('policy', { type: 'string', default: 'ext4', describe: `mapping policy [choices: ${policies.join(', ')}]` })
     .option('format', { type: 'string', default: 'auto', describe: `trace format [choices: ${FORMAT_CHOICES.join(', ')}]` })
     .option('image', { type: 'string', describe: 'image file to write (default: <trace name>.img here); --no-image: none' })
+    .option('data', { type: 'boolean', default: true, describe: 'write file data into the image (--no-data: metadata only, much faster; inspect --verify then checks structure only)' })
     .option('force', { type: 'boolean', default: false, describe: 'overwrite the image path even if it is not an iomapsim image' })
     .option('device-size', { type: 'string', default: '1g', describe: 'simulated device size, bytes with k/m/g/t suffix' })
     .option('block-size', { type: 'string', default: '4096', describe: `filesystem block size [choices: ${BLOCK_SIZES.join(', ')}]` })
@@ -194,6 +196,7 @@ function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
     .example('$0 replay traces/demo.xio', 'replay onto ext4, write demo.img, print layouts')
     .example('$0 replay traces/demo.xio --json --deterministic', 'JSON that is byte-identical run to run')
     .example('$0 replay run.csv --no-image --seed 42', 'replay a CSV block trace without an image')
+    .example('$0 replay big.fio.log --no-data', 'layouts and an image of metadata only: no payload written')
     .example('$0 replay cap.xio --root /mnt/t --force', 'strip /mnt/t from paths; overwrite cap.img whatever it is')
     .example('$0 replay trace.csv --report report.html', 'also write an HTML report with the device map and plots')
     .example('$0 replay trace.blkparse.txt --device nvme', 'time the replay on the nvme model: IOPS, MB/s, latency percentiles')

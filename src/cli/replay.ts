@@ -42,6 +42,8 @@ export interface ReplayArgs {
   format: string;
   /** A path, `false` for --no-image, undefined for the default. */
   image: string | false | undefined;
+  /** `false` for --no-data: the image keeps metadata only (absent or true: data too). */
+  data?: boolean;
   force: boolean;
   deviceSize: string;
   blockSize: string;
@@ -81,6 +83,8 @@ export interface ReplayPlan {
   imagePath: string | null;
   /** The image path as shown to the user (as typed, or the default relative name). */
   imageName: string | null;
+  /** --no-data with an image: replay dataless onto a NullDevice and commit metadata only (false with --no-image). */
+  metadataOnly: boolean;
   force: boolean;
   output: 'text' | 'json' | 'quiet';
   options: Omit<ReplayOptions, 'device'>;
@@ -155,7 +159,8 @@ export function planReplay(args: ReplayArgs, cwd: string, policies: readonly str
   const image = planImage(args, cwd, tracePath);
   const report = planReport(args.report, cwd, [tracePath, image.imagePath]);
   const expect = planExpect(args.expectation, cwd);
-  return { tracePath, format, ...image, force: args.force, output, options, input, deviceModelWords, map: args.map === true, ...report, expect };
+  const metadataOnly = args.data === false && image.imagePath !== null;
+  return { tracePath, format, ...image, metadataOnly, force: args.force, output, options, input, deviceModelWords, map: args.map === true, ...report, expect };
 }
 
 /** Reads a device parameter file (relative to cwd); a file that cannot be read is a UsageError. */
@@ -235,6 +240,7 @@ export function reproduceCommand(plan: ReplayPlan): string {
   if (plan.input.deviceFile !== undefined) words.push('--device-file', plan.input.deviceFile);
   words.push(...(plan.deviceModelWords ?? []));
   words.push(...(plan.imageName === null ? ['--no-image'] : ['--image', plan.imageName]));
+  if (plan.metadataOnly) words.push('--no-data');
   return words.map(shellWord).join(' ');
 }
 
@@ -259,7 +265,7 @@ async function createImageFor(plan: ReplayPlan, imagePath: string, context: CliC
   const o = plan.options;
   const name = plan.imageName ?? imagePath;
   return atBoundary(
-    () => context.engine.createImage(imagePath, { blockSize: o.blockSize, deviceSize: o.deviceSize, policy: o.policy, seed: o.seed }, { force: plan.force }),
+    () => context.engine.createImage(imagePath, { blockSize: o.blockSize, deviceSize: o.deviceSize, policy: o.policy, seed: o.seed, metadataOnly: plan.metadataOnly }, { force: plan.force }),
     (error) => new ImageError(name, 'io', `cannot create the image (${error.code})`, 'choose another path with --image, or --no-image'),
   );
 }
@@ -275,9 +281,11 @@ async function discardImage(image: CliImage, imagePath: string): Promise<void> {
 }
 
 function printResult(result: ReplayResult, metadata: ImageMetadata, plan: ReplayPlan, context: CliContext): void {
+  // Text says the image holds no data; JSON keeps `image` a plain path.
+  const shown = plan.metadataOnly && result.image !== undefined ? { ...result, image: `${result.image} (metadata only: --no-data)` } : result;
   if (plan.output === 'json') context.io.stdout(toJson(result));
-  else if (plan.output === 'quiet') context.io.stdout(renderReplayOneLine(result));
-  else context.io.stdout(renderReplaySummary(result, context.style));
+  else if (plan.output === 'quiet') context.io.stdout(renderReplayOneLine(shown));
+  else context.io.stdout(renderReplaySummary(shown, context.style));
   if (plan.output === 'text' && plan.reportName !== null) context.io.stdout(`${context.style.label('report:'.padEnd(9))}${plan.reportName}\n`);
   if (plan.map) {
     const input = { files: result.files, reserved: metadata.reserved, deviceBlocks: Math.floor(result.deviceSize / result.blockSize), blockSize: result.blockSize };
@@ -300,8 +308,11 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
   let metadata: ImageMetadata;
   const live = await startLiveReplay(plan.tracePath, plan.output, context);
   try {
-    // Without an image nobody reads the data back: keep none (layouts and counters do not depend on it).
-    const options: ReplayOptions = image === null ? { ...plan.options, ...live.options, device: new NullDevice(plan.options.deviceSize), dataless: true } : { ...plan.options, ...live.options, device: image.device };
+    // Without an image, or with --no-data, nobody reads the data back: keep none (layouts and counters do not depend on it).
+    const options: ReplayOptions =
+      image === null || plan.metadataOnly
+        ? { ...plan.options, ...live.options, device: new NullDevice(plan.options.deviceSize), dataless: true }
+        : { ...plan.options, ...live.options, device: image.device };
     const outcome = await context.engine.replay(live.ops(trace.ops), options);
     if (image !== null) {
       await image.commit(outcome.metadata);

@@ -31,6 +31,8 @@ export interface ImageCreateParams {
   deviceSize: number;
   policy: string;
   seed: number;
+  /** --no-data: mark the image metadata-only (no data is written to it). */
+  metadataOnly?: boolean;
 }
 
 export interface OpenedTrace {

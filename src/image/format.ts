@@ -13,10 +13,16 @@ export const IMAGE_MAGIC = 'IOMAPSIM';
 export const CHECKPOINT_MAGIC = 'IMSCKPT1';
 /** The major format version this code writes and the newest it reads. */
 export const IMAGE_FORMAT_VERSION = 1;
-/** Minor version written; readers accept any minor of a major they know. */
-export const IMAGE_FORMAT_MINOR = 0;
-/** Incompatible-feature flag bits this reader understands (none in version 1). */
-export const IMAGE_FLAGS_KNOWN = 0;
+/** Minor version written (1.1 defines IMAGE_FLAG_METADATA_ONLY); readers accept any minor of a major they know. */
+export const IMAGE_FORMAT_MINOR = 1;
+/**
+ * Incompatible-feature flag (since 1.1): the data area holds no file data
+ * (`replay --no-data`); only the metadata is meaningful. Incompatible because
+ * a 1.0 reader would "verify" such an image as all zeros and call it OK.
+ */
+export const IMAGE_FLAG_METADATA_ONLY = 0x1;
+/** Incompatible-feature flag bits this reader understands; any other set bit refuses the image as 'version'. */
+export const IMAGE_FLAGS_KNOWN = IMAGE_FLAG_METADATA_ONLY;
 
 /** Bytes of the header region; the data area starts here. */
 export const HEADER_REGION_BYTES = 65536;

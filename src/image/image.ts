@@ -22,6 +22,7 @@ import {
   encodeSuperblock,
   HEADER_REGION_BYTES,
   IMAGE_CREATED_BY,
+  IMAGE_FLAG_METADATA_ONLY,
   IMAGE_FORMAT_MINOR,
   IMAGE_FORMAT_VERSION,
   IMAGE_MAGIC,
@@ -47,6 +48,12 @@ export interface ImageCreateParams {
   /** Policy name (at most 16 UTF-8 bytes). */
   policy: string;
   seed: number;
+  /**
+   * The image will hold metadata only (`replay --no-data`): sets the
+   * IMAGE_FLAG_METADATA_ONLY superblock flag, and data writes are refused
+   * (asserted). Default false.
+   */
+  metadataOnly?: boolean;
 }
 
 export interface ImageOpenOptions {
@@ -103,6 +110,11 @@ export class ImageFile implements BlockDevice {
     return this.current;
   }
 
+  /** True when the image holds metadata only (replayed with --no-data): its data area is not file data. */
+  get metadataOnly(): boolean {
+    return (this.current.flags & IMAGE_FLAG_METADATA_ONLY) !== 0;
+  }
+
   /** Which slot ('A' or 'B') holds the current superblock. */
   get slotName(): string {
     return SLOT_NAMES[this.currentSlot];
@@ -121,7 +133,7 @@ export class ImageFile implements BlockDevice {
     const superblock: Superblock = {
       formatVersion: IMAGE_FORMAT_VERSION,
       formatMinor: IMAGE_FORMAT_MINOR,
-      flags: 0,
+      flags: params.metadataOnly === true ? IMAGE_FLAG_METADATA_ONLY : 0,
       blockSize: params.blockSize,
       deviceSize: params.deviceSize,
       dataOffset: HEADER_REGION_BYTES,
@@ -180,6 +192,7 @@ export class ImageFile implements BlockDevice {
   /** Writes src to the device at addrBytes (not durable until the next commit()). */
   write(addrBytes: number, src: Uint8Array): void {
     assert(this.writable, 'write to an image opened read-only', { path: this.path });
+    assert(!this.metadataOnly, 'data write to a metadata-only image (replay it with a NullDevice)', { path: this.path, addrBytes });
     const fd = this.checkDataRange(addrBytes, src.length);
     try {
       writeFully(fd, src, this.current.dataOffset + addrBytes);
@@ -309,6 +322,7 @@ function checkCreateParams(params: ImageCreateParams): void {
   assert(params.deviceSize % params.blockSize === 0, 'image device size must be a multiple of the block size', params);
   assert(params.policy.length > 0 && policyNameFits(params.policy), 'policy name must be 1..16 UTF-8 bytes', params);
   assert(Number.isSafeInteger(params.seed), 'seed must be an integer', params);
+  assert(params.metadataOnly === undefined || typeof params.metadataOnly === 'boolean', 'metadataOnly must be a boolean', params);
 }
 
 /** Refuses a target that create() must not replace. */

@@ -32,6 +32,8 @@ export interface ImageSummary {
   trace: string;
   opsApplied: number;
   formatVersion: number;
+  /** Present, and true, only when the image holds metadata only (replayed with --no-data): no file data in its data area. */
+  metadataOnly?: true;
 }
 
 /** Per-segment result of a coverage sweep. */
@@ -139,7 +141,7 @@ export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSumm
   const dataRuns = fileDataRuns(meta);
   let files = 0;
   for (const inode of meta.inodes) if (inode.kind === 'file') files++;
-  return {
+  const summary: ImageSummary = {
     blockSize: meta.blockSize,
     deviceSize: meta.deviceSize,
     deviceBlocks,
@@ -159,4 +161,6 @@ export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSumm
     opsApplied: meta.opsApplied,
     formatVersion: image.superblock.formatVersion,
   };
+  if (image.metadataOnly) summary.metadataOnly = true;
+  return summary;
 }

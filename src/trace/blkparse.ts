@@ -17,6 +17,7 @@ import { TraceError } from '../util/errors.js';
 import { BlockDeviceFiles, sectorBytes } from './blockfile.js';
 import { readTraceLines, type TraceLineParser, type TraceReadOptions } from './skipbad.js';
 import type { TraceOp, TraceSource } from './types.js';
+import { parseDecimalDigits } from './digits.js';
 
 /** One typical line, for detection messages. */
 export const blkparseExampleLine = '  8,0    1        1     0.000000000  6331  Q  WS 327680 + 8192 [fio]';
@@ -97,7 +98,7 @@ class LineFields {
 
   /** Field `index` as a decimal integer; null when it is not one. */
   decimal(index: number): number | null {
-    return parseDecimalRange(this.text, this.starts[index]!, this.ends[index]!);
+    return parseDecimalDigits(this.text, this.starts[index]!, this.ends[index]!);
   }
 
   is(index: number, value: string): boolean {
@@ -107,19 +108,9 @@ class LineFields {
 }
 
 /** A decimal integer without sign in text[start, end); null otherwise or beyond 2^53. */
-function parseDecimalRange(text: string, start: number, end: number): number | null {
-  if (end <= start || end - start > 16) return null;
-  let value = 0;
-  for (let index = start; index < end; index++) {
-    const digit = text.charCodeAt(index) - 48;
-    if (digit < 0 || digit > 9) return null;
-    value = value * 10 + digit;
-  }
-  return Number.isSafeInteger(value) ? value : null;
-}
 
 function parseDecimal(text: string): number | null {
-  return parseDecimalRange(text, 0, text.length);
+  return parseDecimalDigits(text, 0, text.length);
 }
 
 /** `SECONDS.NANOSECONDS` (1 to 9 fraction digits) as whole µs; null when malformed. */
@@ -227,7 +218,7 @@ export class BlkparseParser implements TraceLineParser {
     const start = starts[0]!;
     const end = ends[0]!;
     const comma = text.indexOf(',', start);
-    if (comma <= start || comma >= end || parseDecimalRange(text, start, comma) === null || parseDecimalRange(text, comma + 1, end) === null) {
+    if (comma <= start || comma >= end || parseDecimalDigits(text, start, comma) === null || parseDecimalDigits(text, comma + 1, end) === null) {
       this.fail(line, start, `bad device '${this.fields.field(0)}' (expected MAJOR,MINOR, e.g. 8,0)`);
     }
   }

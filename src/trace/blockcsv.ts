@@ -18,6 +18,7 @@ import { TraceError } from '../util/errors.js';
 import { BlockDeviceFiles, sectorBytes, type BlockDeviceKind } from './blockfile.js';
 import { readTraceLines, type TraceLineParser, type TraceReadOptions } from './skipbad.js';
 import type { TraceOp, TraceSource } from './types.js';
+import { parseDecimalDigits } from './digits.js';
 
 export type BlockCsvFormat = 'msr' | 'alibaba' | 'tencent';
 
@@ -59,24 +60,15 @@ const splitBase = 1_000_000_000;
 function parseSplitInteger(text: string): SplitInteger | null {
   if (text.length === 0 || text.length > 24) return null;
   const cut = Math.max(0, text.length - 9);
-  const high = cut === 0 ? 0 : parseDigits(text, 0, cut);
-  const low = parseDigits(text, cut, text.length);
+  const high = cut === 0 ? 0 : parseDecimalDigits(text, 0, cut);
+  const low = parseDecimalDigits(text, cut, text.length);
   if (high === null || low === null) return null;
   return { high, low };
 }
 
-function parseDigits(text: string, start: number, end: number): number | null {
-  let value = 0;
-  for (let index = start; index < end; index++) {
-    const digit = text.charCodeAt(index) - 48;
-    if (digit < 0 || digit > 9) return null;
-    value = value * 10 + digit;
-  }
-  return Number.isSafeInteger(value) ? value : null;
-}
 
 function integerOf(text: string): number {
-  const value = text.length <= 16 ? parseDigits(text, 0, text.length) : null;
+  const value = text.length <= 16 ? parseDecimalDigits(text, 0, text.length) : null;
   assert(value !== null && text.length > 0, 'blockcsv: integer field not checked', { text });
   return value;
 }
@@ -89,7 +81,7 @@ function stampOf(text: string): SplitInteger {
 
 const shapeChecks: Record<Column['shape'], { test: (text: string) => boolean; expected: string }> = {
   stamp: { test: (text) => parseSplitInteger(text) !== null, expected: 'a non-negative integer timestamp' },
-  integer: { test: (text) => text.length > 0 && text.length <= 16 && parseDigits(text, 0, text.length) !== null, expected: 'a non-negative integer' },
+  integer: { test: (text) => text.length > 0 && text.length <= 16 && parseDecimalDigits(text, 0, text.length) !== null, expected: 'a non-negative integer' },
   word: { test: (text) => text.length > 0, expected: 'a name' },
   rw: { test: (text) => text === 'R' || text === 'W', expected: 'R or W' },
   readwrite: { test: (text) => /^(read|write)$/i.test(text), expected: 'Read or Write' },

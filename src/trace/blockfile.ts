@@ -12,7 +12,7 @@
  */
 import { assert } from '../util/assert.js';
 import type { SourcePos } from '../util/errors.js';
-import type { OpenFlags, TraceOp, TraceSource } from './types.js';
+import { createOpenFlags, type TraceOp, type TraceSource } from './types.js';
 
 /** The prefix of a device file name: `dev` (major,minor), `disk` (MSR disk number), `volume` (cloud volume id). */
 export type BlockDeviceKind = 'dev' | 'disk' | 'volume';
@@ -26,15 +26,7 @@ export const blockFirstFd = 3;
 /** The ignored-op reason of ops on devices `--device` did not pick. */
 export const otherDeviceReason = 'other-device';
 
-const deviceFileOpenFlags: Readonly<OpenFlags> = Object.freeze({
-  create: true,
-  truncate: false,
-  direct: false,
-  sync: false,
-  dsync: false,
-  append: false,
-  readOnly: false,
-});
+const deviceFileOpenFlags = createOpenFlags;
 
 /** `dev-8,0.img`, `disk-0.img`, `volume-1576.img`. */
 export function blockDeviceFileName(kind: BlockDeviceKind, deviceId: string): string {

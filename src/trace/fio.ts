@@ -17,7 +17,7 @@
 import type { SourcePos } from '../util/errors.js';
 import { TraceError } from '../util/errors.js';
 import { readTraceLines, type TraceLineParser, type TraceReadOptions } from './skipbad.js';
-import type { OpenFlags, TraceOp, TraceSource } from './types.js';
+import { createOpenFlags, type TraceOp, type TraceSource } from './types.js';
 
 /** One typical line, for detection messages. */
 export const fioExampleLine = 'fio version 3 iolog';
@@ -41,15 +41,7 @@ interface Word {
   start: number;
 }
 
-const openFlags: Readonly<OpenFlags> = Object.freeze({
-  create: true,
-  truncate: false,
-  direct: false,
-  sync: false,
-  dsync: false,
-  append: false,
-  readOnly: false,
-});
+const openFlags = createOpenFlags;
 
 function splitWords(text: string): Word[] {
   const words: Word[] = [];

@@ -215,6 +215,9 @@ export const defaultOpenFlags: Readonly<OpenFlags> = Object.freeze({
   readOnly: false,
 });
 
+/** O_CREAT and nothing else: how block traces open the file a device is replayed into. */
+export const createOpenFlags: Readonly<OpenFlags> = Object.freeze({ ...defaultOpenFlags, create: true });
+
 /** A parser: an async iterator of ops over one trace file, streaming (no whole-file reads). */
 export type TraceSource = AsyncIterable<TraceOp>;
 

@@ -13,7 +13,7 @@
 import type { SourcePos } from '../util/errors.js';
 import { TraceError } from '../util/errors.js';
 import { shellWordSourceIndex, type ShellWord } from './shlex.js';
-import type { FallocMode, OpenFlags, TraceOp } from './types.js';
+import { defaultOpenFlags, type FallocMode, type OpenFlags, type TraceOp } from './types.js';
 
 /** xfs_io's block size for `cvtnum` 'b' suffixes and the default pwrite/pread buffer (init_cvtnum on a 4 KiB fs). */
 export const xfsIoBlockBytes = 4096;
@@ -114,15 +114,7 @@ const openOptionList = '-f -d -s -t -r -a -D -x -F -n -m MODE -p PROG -c CMD';
 
 /** getopt over xfs_io's argv (GNU permutation: options may follow -c). */
 function parseXfsIoArgv(context: XfsIoLineContext): { flags: OpenFlags; commands: CommandSource[] } {
-  const flags: OpenFlags = {
-    create: false,
-    truncate: false,
-    direct: false,
-    sync: false,
-    dsync: false,
-    append: false,
-    readOnly: false,
-  };
+  const flags: OpenFlags = { ...defaultOpenFlags };
   const commands: CommandSource[] = [];
   const words = context.args;
   for (let index = 0; index < words.length; index++) {

@@ -7,6 +7,7 @@ import { MemDevice } from '../../src/device/blockdev.js';
 import { CountingIoSink } from '../../src/device/iosink.js';
 import { createPolicy } from '../../src/fs/registry.js';
 import { defaultOpenFlags, type OpenFlags } from '../../src/trace/types.js';
+import { ErrnoError } from '../../src/util/errno.js';
 import { Prng } from '../../src/util/prng.js';
 import { EngineStats, blockShiftOf, type FsContext } from '../../src/vfs/context.js';
 import { Vfs, type Handle, type PageCacheLimits } from '../../src/vfs/vfs.js';
@@ -19,7 +20,8 @@ export interface Harness {
   device: MemDevice;
 }
 
-export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 * 1024 * 1024, limits?: PageCacheLimits): Harness {
+/** An FsContext on a poisoned MemDevice: never-written blocks read as POISON. */
+export function makeContext(blockSize: number, deviceSize: number): { ctx: FsContext; device: MemDevice } {
   const device = new MemDevice(deviceSize, POISON);
   const ctx: FsContext = {
     blockSize,
@@ -31,6 +33,11 @@ export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 *
     io: new CountingIoSink(),
     dataless: false,
   };
+  return { ctx, device };
+}
+
+export function makeHarness(policy = 'ext4', blockSize = 4096, deviceSize = 64 * 1024 * 1024, limits?: PageCacheLimits): Harness {
+  const { ctx, device } = makeContext(blockSize, deviceSize);
   const fsPolicy = createPolicy(policy, { ctx, deviceBlocks: deviceSize / blockSize });
   return { vfs: new Vfs(ctx, fsPolicy, limits), ctx, device };
 }
@@ -46,4 +53,15 @@ export function readAll(harness: Harness, handle: Handle): Uint8Array {
   const dst = new Uint8Array(span);
   const done = harness.vfs.read(handle, 0, span, dst);
   return dst.subarray(0, Math.min(done, size));
+}
+
+/** The errno an action fails with (undefined when it succeeds); other exceptions propagate. */
+export function errnoOf(action: () => unknown): number | undefined {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ErrnoError) return error.errno;
+    throw error;
+  }
+  return undefined;
 }

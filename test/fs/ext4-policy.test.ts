@@ -11,20 +11,11 @@ import { ext4State, type Ext4Policy } from '../../src/fs/ext4/policy.js';
 import type { IomapPair } from '../../src/iomap/types.js';
 import { IomapOp, IomapType } from '../../src/iomap/types.js';
 import { Errno, ErrnoError } from '../../src/util/errno.js';
-import { makeHarness, openFlags, readAll, type Harness } from '../engine/harness.js';
+import { makeHarness, openFlags, readAll, type Harness, errnoOf } from '../engine/harness.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-function errnoOf(action: () => unknown): number | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ErrnoError) return error.errno;
-    throw error;
-  }
-  return undefined;
-}
 
 function policyOf(h: Harness): Ext4Policy {
   return h.vfs.policy as Ext4Policy;

@@ -10,22 +10,13 @@
 import { iomapDioRead, iomapDioWrite, type DioHost } from '../../src/iomap/direct.js';
 import type { DioCompletion, DioOps } from '../../src/iomap/ops.js';
 import { IomapFlag, IomapOp, IomapType } from '../../src/iomap/types.js';
-import { Errno, ErrnoError } from '../../src/util/errno.js';
-import { POISON, makeHarness, openFlags, readAll } from '../engine/harness.js';
+import { Errno } from '../../src/util/errno.js';
+import { POISON, makeHarness, openFlags, readAll, errnoOf } from '../engine/harness.js';
 import { allEqual, fillDevice, makeCore, mapping, readDevice, recordingOps } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-function errnoOf(action: () => unknown): number | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ErrnoError) return error.errno;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('alignment', () => {
   test.each([

@@ -3,16 +3,16 @@
  * without a filesystem policy: each test states exactly which mappings the
  * "filesystem" returns.
  */
-import { FreeSpace } from '../../src/alloc/freespace.js';
 import { MemDevice } from '../../src/device/blockdev.js';
-import { CountingIoSink } from '../../src/device/iosink.js';
+
 import type { IomapOps } from '../../src/iomap/ops.js';
 import { IOMAP_NULL_ADDR, IomapType, type Iomap, type IomapPair } from '../../src/iomap/types.js';
-import { Prng } from '../../src/util/prng.js';
-import { EngineStats, blockShiftOf, type FsContext } from '../../src/vfs/context.js';
+
+import type { FsContext } from '../../src/vfs/context.js';
+import { makeContext } from '../engine/harness.js';
 import { Inode } from '../../src/vfs/inode.js';
 
-export const POISON = 0xee;
+export { POISON } from '../engine/harness.js';
 
 export interface CoreHarness {
   ctx: FsContext;
@@ -22,17 +22,7 @@ export interface CoreHarness {
 
 /** A context on a poisoned MemDevice (16 MiB by default) and one empty file inode. */
 export function makeCore(blockSize = 4096, deviceSize = 16 * 1024 * 1024): CoreHarness {
-  const device = new MemDevice(deviceSize, POISON);
-  const ctx: FsContext = {
-    blockSize,
-    blockShift: blockShiftOf(blockSize),
-    device,
-    freeSpace: new FreeSpace(deviceSize / blockSize),
-    stats: new EngineStats(),
-    prng: new Prng(1),
-    io: new CountingIoSink(),
-    dataless: false,
-  };
+  const { ctx, device } = makeContext(blockSize, deviceSize);
   const inode = new Inode(12, 'file', blockSize, { maxWritten: 1 << 20, maxUnwritten: 1 << 20, maxDelalloc: 1 << 20 });
   return { ctx, device, inode };
 }

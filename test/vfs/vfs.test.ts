@@ -6,21 +6,12 @@
  * and the page-cache limits (background writeback, reclaim of clean pages).
  */
 import { PAGE_SIZE } from '../../src/pagecache/pagecache.js';
-import { Errno, ErrnoError } from '../../src/util/errno.js';
+import { Errno } from '../../src/util/errno.js';
 import { Vfs } from '../../src/vfs/vfs.js';
-import { makeHarness, openFlags, readAll } from '../engine/harness.js';
+import { makeHarness, openFlags, readAll, errnoOf } from '../engine/harness.js';
 
 const KiB = 1024;
 
-function errnoOf(action: () => unknown): number | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ErrnoError) return error.errno;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('unlink', () => {
   test('an open file keeps its blocks until the last close', () => {

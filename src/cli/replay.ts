@@ -33,7 +33,7 @@ import {
 import { type ExpectArgs, type ExpectPlan, loadExpectation, planExpect, settleExpectation } from './expect.js';
 import { reportInterrupted, startLiveReplay } from './progress.js';
 import { checkDeviceOptions, openTraceInput, reportTraceInput, type TraceInput, type TraceInputOptions } from './traceinput.js';
-import type { CliImage } from './types.js';
+import type { CliImage, ImageCreateParams } from './types.js';
 
 /** The replay command's arguments as yargs leaves them (strings unparsed). */
 export interface ReplayArgs {
@@ -264,8 +264,10 @@ async function openTraceFor(plan: ReplayPlan, context: CliContext): Promise<Trac
 async function createImageFor(plan: ReplayPlan, imagePath: string, context: CliContext): Promise<CliImage> {
   const o = plan.options;
   const name = plan.imageName ?? imagePath;
+  const params: ImageCreateParams = { blockSize: o.blockSize, deviceSize: o.deviceSize, policy: o.policy, seed: o.seed };
+  if (plan.metadataOnly) params.metadataOnly = true;
   return atBoundary(
-    () => context.engine.createImage(imagePath, { blockSize: o.blockSize, deviceSize: o.deviceSize, policy: o.policy, seed: o.seed, metadataOnly: plan.metadataOnly }, { force: plan.force }),
+    () => context.engine.createImage(imagePath, params, { force: plan.force }),
     (error) => new ImageError(name, 'io', `cannot create the image (${error.code})`, 'choose another path with --image, or --no-image'),
   );
 }

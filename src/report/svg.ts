@@ -109,6 +109,9 @@ interface Frame {
   xTicks: number[];
 }
 
+/** Series with at most this many points get a marker on each. */
+const CHART_MARKERS_MAX = 60;
+
 function chartFrame(series: readonly ChartSeries[], width: number, height: number): Frame {
   let xMax = 0;
   let yMax = 0;
@@ -117,6 +120,9 @@ function chartFrame(series: readonly ChartSeries[], width: number, height: numbe
       xMax = Math.max(xMax, x);
       yMax = Math.max(yMax, y);
     }
+    // The last point is a bucket starting there: the axis reaches its end.
+    const bucket = one.points.length > 1 ? one.points[1]![0] - one.points[0]![0] : 1;
+    if (one.points.length > 0) xMax = Math.max(xMax, one.points[one.points.length - 1]![0] + bucket);
   }
   const yTicks = niceTicks(yMax);
   const xTicks = niceTicks(xMax, 8);
@@ -164,12 +170,17 @@ function chartSeries(spec: ChartSpec, frame: Frame): string {
     if (spec.kind === 'line') {
       const coordinates = points.map(([x, y]) => `${svgNumber(frame.x(x))},${svgNumber(frame.y(y))}`).join(' ');
       svg += `<polyline fill="none" stroke="${one.color}" stroke-width="1.5" points="${coordinates}"/>`;
+      // A short series (a run of a few simulated seconds) also gets a marker per point, so one point still shows.
+      if (points.length <= CHART_MARKERS_MAX) {
+        for (const [x, y] of points) svg += `<circle cx="${svgNumber(frame.x(x))}" cy="${svgNumber(frame.y(y))}" r="3" fill="${one.color}"/>`;
+      }
     } else {
-      // Bars of several series sit side by side inside one x step.
-      const step = points.length > 1 ? frame.x(points[1]![0]) - frame.x(points[0]![0]) : frame.plotWidth / 2;
+      // Each point is a time bucket starting at x; the bars of several series sit side by side inside it.
+      const bucket = points.length > 1 ? points[1]![0] - points[0]![0] : 1;
+      const step = frame.x(bucket) - frame.x(0);
       const barWidth = Math.max(0.5, (step * 0.8) / spec.series.length);
       for (const [x, y] of points) {
-        const left = frame.x(x) - (step * 0.4) + seriesIndex * barWidth;
+        const left = frame.x(x) + step * 0.1 + seriesIndex * barWidth;
         svg += `<rect x="${svgNumber(left)}" y="${svgNumber(frame.y(y))}" width="${svgNumber(barWidth)}" height="${svgNumber(bottom - frame.y(y))}" fill="${one.color}"/>`;
       }
     }

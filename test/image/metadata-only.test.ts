@@ -67,15 +67,13 @@ describe('metadata-only flag', () => {
     reopened.close();
   });
 
-  it('is an incompatible feature: a reader that knows no flags would refuse it', () => {
-    // What decodeSuperblock does with IMAGE_FLAGS_KNOWN = 0 (format 1.0): any set bit is "newer".
-    expect(IMAGE_FLAGS_KNOWN & IMAGE_FLAG_METADATA_ONLY).toBe(IMAGE_FLAG_METADATA_ONLY);
+  it('is the only flag set, and one this reader knows (a 1.0 reader, knowing none, refuses the image as version)', () => {
     const meta = syntheticMetadata(7, 1, 4, BLOCK);
     const image = create('old.img', meta, true);
     image.commit(meta);
     image.close();
-    const flags = slotFlags(path.join(dir, 'old.img'), 1);
-    expect((flags & ~0) !== 0).toBe(true);
+    expect(slotFlags(path.join(dir, 'old.img'), 1)).toBe(IMAGE_FLAG_METADATA_ONLY);
+    expect(IMAGE_FLAGS_KNOWN & IMAGE_FLAG_METADATA_ONLY).toBe(IMAGE_FLAG_METADATA_ONLY);
   });
 
   it('refuses data writes (the replay must use a NullDevice)', () => {

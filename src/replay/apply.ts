@@ -6,7 +6,7 @@
 import type { DeviceSimulator } from '../device/model/sim.js';
 import type { FsPolicy } from '../fs/types.js';
 import type { OpErrorRecord, SnapshotRecord, TracedFailureRecord } from '../report/model.js';
-import type { OpenFlags, TraceOp } from '../trace/types.js';
+import { createOpenFlags, type OpenFlags, type TraceOp } from '../trace/types.js';
 import { formatSourcePos } from '../util/errors.js';
 import { Errno, ErrnoError } from '../util/errno.js';
 import type { FsContext } from '../vfs/context.js';
@@ -68,17 +68,61 @@ function pathOf(state: ReplayState, tracePath: string): string {
  */
 function assumePreexisting(state: ReplayState, path: string, flags: OpenFlags): OpenFlags {
   const { vfs } = state;
-  const parts = path.split('/');
-  for (let depth = 1; depth < parts.length; depth++) {
-    const dir = parts.slice(0, depth).join('/');
-    if (!vfs.isDir(dir)) {
-      vfs.mkdir(dir);
-      state.assumed['dir'] = (state.assumed['dir'] ?? 0) + 1;
-    }
-  }
+  assumeParents(state, path);
   if (flags.create || vfs.lookup(path) || vfs.isDir(path)) return flags;
   state.assumed['file'] = (state.assumed['file'] ?? 0) + 1;
   return { ...flags, create: true };
+}
+
+/** Directories above `path` that the trace relies on: created (counted) when missing. */
+function assumeParents(state: ReplayState, path: string): void {
+  const parts = path.split('/');
+  for (let depth = 1; depth < parts.length; depth++) {
+    const dir = parts.slice(0, depth).join('/');
+    if (!state.vfs.isDir(dir)) {
+      state.vfs.mkdir(dir);
+      state.assumed['dir'] = (state.assumed['dir'] ?? 0) + 1;
+    }
+  }
+}
+
+/** Whether the trace records the op as successful (strace): the replay then assumes what it needed existed. */
+function succeededInTrace(op: TraceOp): boolean {
+  return op.traced !== undefined && op.traced.errno === undefined;
+}
+
+/**
+ * mkdir, unlink and rename that succeeded in the trace on names the empty
+ * simulated fs lacks: what they touched existed before tracing (parents are
+ * created, an unlinked or renamed missing file is assumed empty), counted in stats.assumed.
+ */
+function applyPathOp(state: ReplayState, op: Extract<TraceOp, { kind: 'mkdir' | 'unlink' | 'rename' }>): void {
+  const { vfs } = state;
+  const assumed = succeededInTrace(op);
+  if (op.kind === 'mkdir') {
+    const path = pathOf(state, op.path);
+    if (assumed) assumeParents(state, path);
+    vfs.mkdir(path);
+  } else if (op.kind === 'unlink') {
+    const path = pathOf(state, op.path);
+    if (assumed && !vfs.lookup(path)) {
+      state.assumed['file'] = (state.assumed['file'] ?? 0) + 1;
+      return;
+    }
+    vfs.unlink(path);
+  } else {
+    const from = pathOf(state, op.from);
+    const to = pathOf(state, op.to);
+    if (assumed) {
+      assumeParents(state, to);
+      if (!vfs.lookup(from) && !vfs.isDir(from)) {
+        assumeParents(state, from);
+        vfs.close(vfs.open(from, { ...createOpenFlags }));
+        state.assumed['file'] = (state.assumed['file'] ?? 0) + 1;
+      }
+    }
+    vfs.rename(from, to);
+  }
 }
 
 export function countIgnored(state: ReplayState, reason: string): void {
@@ -213,13 +257,9 @@ function applyNamespaceOp(state: ReplayState, op: TraceOp): void {
       return;
     }
     case 'mkdir':
-      vfs.mkdir(pathOf(state, op.path));
-      return;
     case 'rename':
-      vfs.rename(pathOf(state, op.from), pathOf(state, op.to));
-      return;
     case 'unlink':
-      vfs.unlink(pathOf(state, op.path));
+      applyPathOp(state, op);
       return;
     case 'remount':
       vfs.remount();

@@ -115,6 +115,23 @@ describe('traces with recorded results (strace)', () => {
     expect(result.files.map((file) => [file.path, file.size])).toEqual([['old/dir/data.db', 12288]]);
   });
 
+  test('mkdir, unlink and rename that succeeded in the trace assume what pre-existed', async () => {
+    const ok = { traced: { returned: 0 } };
+    const ops: TraceOp[] = [
+      { kind: 'mkdir', ...at(1), path: '/mnt/repo/.git/objects/4b', ...ok },
+      { kind: 'unlink', ...at(2), path: '/mnt/repo/.git/index.lock', ...ok },
+      { kind: 'rename', ...at(3), from: '/mnt/repo/.git/HEAD.lock', to: '/mnt/repo/.git/HEAD', ...ok },
+      // A failure the trace recorded is replayed as it was: no assumption.
+      { kind: 'unlink', ...at(4), path: '/mnt/repo/.git/MERGE_HEAD', traced: { errno: 'ENOENT' } },
+    ];
+    const { result } = await replay(stream(ops), options());
+    expect(result.errors.map((error) => [error.at, error.errno])).toEqual([[`${FILE}:4`, 'ENOENT']]);
+    expect(result.tracedFailures).toEqual([{ at: `${FILE}:4`, op: 'unlink', tracedErrno: 'ENOENT', simErrno: 'ENOENT' }]);
+    expect(result.stats.assumed).toEqual({ dir: 3, file: 2 });
+    expect(result.dirs).toEqual(['repo', 'repo/.git', 'repo/.git/objects', 'repo/.git/objects/4b']);
+    expect(result.files.map((file) => [file.path, file.size])).toEqual([['repo/.git/HEAD', 0]]);
+  });
+
   test('path ops outside --root are counted, not failed', async () => {
     const ops: TraceOp[] = [
       { kind: 'mkdir', ...at(1), path: '/tmp/x' },

@@ -444,8 +444,16 @@ describe('strace samples replay', () => {
       deterministic: true,
     });
     expect(outcome.result.stats.opsIgnored['outside-root']).toBeGreaterThan(0);
-    if (name.startsWith('strace_git_')) expect(outcome.result.errors.length).toBeGreaterThan(0);
-    else expect(outcome.result.files.length).toBeGreaterThan(0);
+    expect(outcome.result.files.length).toBeGreaterThan(0);
+    // Whatever failed in the replay failed in the trace too, with the same errno (git's .git predates the
+    // trace: it is assumed, stats.assumed, instead of failing).
+    const traced = new Map(outcome.result.tracedFailures.map((failure) => [failure.at, failure.tracedErrno]));
+    // Samples recorded on XFS reflink and unshare, which ext4 refuses (EOPNOTSUPP) until the XFS policy exists.
+    const onXfs = name.includes('_xfs');
+    for (const error of outcome.result.errors) {
+      if (onXfs && error.errno === 'EOPNOTSUPP') continue;
+      expect([error.at, traced.get(error.at)]).toEqual([error.at, error.errno]);
+    }
   });
 
   test('traces/demo.strace replays under /mnt/data without errors (traces/README.md)', async () => {

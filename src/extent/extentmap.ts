@@ -128,8 +128,8 @@ export class ExtentMap {
     assert(blockCount > 0, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
     assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.insert: address/state mismatch', { physBlock, state });
     assert(blockCount <= this.maxFor(state), 'ExtentMap.insert: extent longer than the policy allows', { blockCount, state });
-    const replaced = this.map.set(startBlock, startBlock + blockCount, { physBlock, state });
-    assert(replaced.length === 0, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount, replaced });
+    const inserted = this.map.insertIntoHole(startBlock, startBlock + blockCount, { physBlock, state });
+    assert(inserted, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount });
     this.sequence++;
   }
 

@@ -138,6 +138,21 @@ export class IntervalMap<V> {
     return removed;
   }
 
+  /**
+   * Maps [start, end), which must be empty, to `value` and merges with neighbours:
+   * set() without the removal pass. Returns false (and changes nothing) when anything overlaps. O(log n).
+   */
+  insertIntoHole(start: number, end: number, value: V): boolean {
+    const before = this.tree.getPairOrNextLower(start);
+    if (before && before[1].end > start) return false;
+    const after = this.tree.nextHigherPair(start);
+    if (after && after[0] < end) return false;
+    this.tree.set(start, { end, value });
+    this.counted(value, 1);
+    this.mergeAround(start);
+    return true;
+  }
+
   /** Merges the interval starting at `start` with mergeable neighbours. */
   private mergeAround(start: number): void {
     let key = start;

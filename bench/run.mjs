@@ -2,22 +2,34 @@
 /**
  * iomapsim benchmarks (`npm run bench`; not a test). Uses the built dist/
  * (run `npm run build` first). Generates deterministic traces in a temp
- * directory (deleted afterwards) and prints, for each figure, the command
- * that reproduces it:
+ * directory (deleted afterwards unless --keep) and prints, for each figure,
+ * its value, the issue's target with PASS/MISS (or "no target"), and the
+ * command that produced it:
  *
  *   parse:FORMAT   parse-only throughput in lines/s over a 1M-line trace
  *                  (xio, csv, strace when dist has its reader, blkparse, fio, msr)
- *   rss:fio        peak RSS (process.resourceUsage().maxRSS) parsing a 10M-line fio iolog
- *   replay:fio     ops/s and peak RSS replaying a 4 KiB random-write fio iolog over
- *                  a 1 GiB file with policy ext4 (replay API, default MemDevice);
- *                  1M ops, or 200k when the 1M run is estimated above ~3 minutes
+ *   rss:fio        peak RSS parsing a 10M-line fio iolog
+ *   replay:fio     replay API (ext4, default MemDevice) over a 1M-op 4 KiB random-write
+ *                  fio iolog v3 (200k ops when 1M is estimated above ~3 minutes)
+ *   replay:nodata  `iomapsim replay --no-data --image` (CLI, --json) of a 1M-op 4 KiB
+ *                  random-write fio iolog v2 over a 1 GiB file: >= 1,000,000 ops/s
+ *   replay:data    the same trace with data into the image: >= 100,000 ops/s
+ *   rss:replay10M  peak RSS of `replay --no-image` on a 10M-op trace (and on the 1M one):
+ *                  < 300 MB (3M ops instead when 10M is estimated above ~4 minutes)
+ *   inspect:1M     `iomapsim inspect` (--json and text, stdout to /dev/null) of an image
+ *                  holding one file of 1M extents: < 2 s
+ *   fio:kernel     fio replaying the same 1M-op iolog on a loop-mounted ext4 (root, fio,
+ *                  loop mounts), side by side with iomapsim: skipped with the reason otherwise
  *
- * Usage: node bench/run.mjs [--only NAME[,NAME...]] [--lines N]
- * Every measurement runs in a child process of its own, so peak RSS is its own.
+ * Usage: node bench/run.mjs [--only NAME[,NAME...]] [--lines N] [--ops N] [--keep]
+ *   --lines N  lines of the parse traces (default 1M; rss:fio parses 10 x N)
+ *   --ops N    ops of the issue's replay traces (default 1M; rss:replay10M uses 10 x N)
+ *   --keep     keep the generated traces and images (the printed commands then rerun as is)
+ * Every measurement runs in a process of its own, so peak RSS is its own.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +37,8 @@ import { fileURLToPath } from 'node:url';
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const distDir = join(benchDir, '..', 'dist');
 const selfPath = fileURLToPath(import.meta.url);
+const repoDir = join(benchDir, '..');
+const binPath = join(repoDir, 'bin', 'iomapsim');
 
 /** Deterministic 32-bit PRNG (mulberry32): the same trace on every run. */
 function prng(seed) {
@@ -67,6 +81,12 @@ const generators = {
       return `  8,0    1 ${String(index + 1).padStart(8)} ${String(seconds).padStart(5)}.${nanos}  6331  Q  WS ${Math.floor(random() * blocksInFile) * 8} + 8 [fio]`;
     },
   },
+  /** The issue's trace: fio iolog v2, 4 KiB random writes over a 1 GiB file (what `fio --write_iolog` writes for rw=randwrite). */
+  fio2: {
+    header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
+    line: (_index, random) => `/mnt/t/data.bin write ${Math.floor(random() * blocksInFile) * blockBytes} 4096`,
+    footer: ['/mnt/t/data.bin close'],
+  },
   fio: {
     header: ['fio version 3 iolog', '0 /mnt/t/data.bin add', '1 /mnt/t/data.bin open'],
     line: (index, random) => `${index + 2} /mnt/t/data.bin write ${Math.floor(random() * blocksInFile) * blockBytes} 4096`,
@@ -90,9 +110,10 @@ async function generate(format, path, lineCount) {
       chunk = '';
     }
   }
-  out.end(chunk);
+  const footer = generator.footer ?? [];
+  out.end(chunk + footer.map((line) => line + '\n').join(''));
   await new Promise((resolve, reject) => out.on('finish', resolve).on('error', reject));
-  return lineCount + generator.header.length;
+  return lineCount + generator.header.length + footer.length;
 }
 
 /** Child: parse `path` as `format`, print JSON {ops, seconds, maxRssKiB}. */
@@ -136,36 +157,61 @@ function mib(kib) {
   return `${(kib / 1024).toFixed(1)} MiB`;
 }
 
-function print(name, figure, detail) {
-  console.log(`${name.padEnd(14)} ${figure}`);
-  console.log(`${''.padEnd(14)} ${detail}`);
-  console.log(`${''.padEnd(14)} command: node bench/run.mjs --only ${name}`);
+/** Peak RSS in MB (10^6 bytes), the unit of the issue's target. */
+function megabytes(kib) {
+  return `${((kib * 1024) / 1e6).toFixed(0)} MB`;
 }
 
-async function benchParse(format, dir, lineCount) {
+function rate(count, seconds) {
+  return Math.round(count / seconds).toLocaleString('en-US');
+}
+
+/** Verdicts of the figures that have a target, for the closing summary. */
+const verdicts = [];
+
+/**
+ * Prints one figure: its value and verdict against the target (or "no
+ * target"), detail lines, the command that produced it and the bench command
+ * that reruns it.
+ */
+function print(name, figure, { target, pass, detail = [], command } = {}) {
+  const verdict = target === undefined ? 'no target' : `target ${target}: ${pass ? 'PASS' : 'MISS'}`;
+  if (target !== undefined) verdicts.push({ name, figure, target, pass });
+  console.log(`${name.padEnd(14)} ${figure}   [${verdict}]`);
+  for (const line of Array.isArray(detail) ? detail : [detail]) console.log(`${''.padEnd(14)} ${line}`);
+  if (command !== undefined) console.log(`${''.padEnd(14)} command: ${command}`);
+  console.log(`${''.padEnd(14)} rerun:   node bench/run.mjs --only ${name}`);
+}
+
+async function benchParse(format, dir, lineCount, keep) {
   const path = join(dir, `parse.${format}.trace`);
   const lines = await generate(format, path, lineCount);
   try {
     const result = runChild(['--child-parse', format, path]);
-    const rate = Math.round(lines / result.seconds);
-    print(`parse:${format}`, `${rate.toLocaleString('en-US')} lines/s`, `${lines} lines (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB) -> ${result.ops} ops in ${result.seconds.toFixed(2)} s; peak RSS ${mib(result.maxRssKiB)}`);
+    print(`parse:${format}`, `${rate(lines, result.seconds)} lines/s`, {
+      detail: `${lines} lines (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB) -> ${result.ops} ops in ${result.seconds.toFixed(2)} s; peak RSS ${mib(result.maxRssKiB)}`,
+      command: `node bench/run.mjs --child-parse ${format} ${path}`,
+    });
   } finally {
-    rmSync(path, { force: true });
+    if (!keep) rmSync(path, { force: true });
   }
 }
 
-async function benchRss(dir, lineCount) {
+async function benchRss(dir, lineCount, keep) {
   const path = join(dir, 'rss.fio.log');
   const lines = await generate('fio', path, lineCount);
   try {
     const result = runChild(['--child-parse', 'fio', path]);
-    print('rss:fio', `peak RSS ${mib(result.maxRssKiB)}`, `${lines} lines of fio iolog v3 (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB) parsed (streamed) in ${result.seconds.toFixed(1)} s`);
+    print('rss:fio', `peak RSS ${mib(result.maxRssKiB)}`, {
+      detail: `${lines} lines of fio iolog v3 (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB) parsed (streamed) in ${result.seconds.toFixed(1)} s`,
+      command: `node bench/run.mjs --child-parse fio ${path}`,
+    });
   } finally {
-    rmSync(path, { force: true });
+    if (!keep) rmSync(path, { force: true });
   }
 }
 
-async function benchReplay(dir, opsWanted) {
+async function benchReplay(dir, opsWanted, keep) {
   const probeOps = 50_000;
   const probePath = join(dir, 'replay-probe.fio.log');
   await generate('fio', probePath, probeOps);
@@ -178,47 +224,382 @@ async function benchReplay(dir, opsWanted) {
   try {
     const result = runChild(['--child-replay', path]);
     const note = ops === opsWanted ? '' : ` (200k ops: 1M estimated at ${Math.round(estimateSeconds)} s from a 50k probe)`;
-    print(
-      'replay:fio',
-      `${Math.round(result.ops / result.seconds).toLocaleString('en-US')} ops/s, peak RSS ${mib(result.maxRssKiB)}`,
-      `${ops} random 4 KiB writes over a 1 GiB file, ext4, 2 GiB MemDevice: ${result.ops} ops in ${result.seconds.toFixed(1)} s, ${result.failed} failed${note}`,
-    );
+    print('replay:fio', `${rate(result.ops, result.seconds)} ops/s, peak RSS ${mib(result.maxRssKiB)}`, {
+      detail: `${ops} random 4 KiB writes over a 1 GiB file (iolog v3), replay API, ext4, 2 GiB MemDevice (data kept in memory): ${result.ops} ops in ${result.seconds.toFixed(1)} s, ${result.failed} failed${note}`,
+      command: `node bench/run.mjs --child-replay ${path}`,
+    });
   } finally {
-    rmSync(path, { force: true });
+    if (!keep) rmSync(path, { force: true });
   }
+}
+
+// ---- the issue's figures: the real CLI on a fio iolog v2 ---------------------------------
+
+/** Written into the temp dir: makes `node --import` of it record the process's peak RSS on exit. */
+const RSS_PRELOAD = `import { writeFileSync } from 'node:fs';
+process.on('exit', () => {
+  const file = process.env.IOMAPSIM_BENCH_RSS_FILE;
+  if (file) writeFileSync(file, String(process.resourceUsage().maxRSS));
+});
+`;
+
+/**
+ * Runs `node bin/iomapsim ARGS` (the launcher users run, plus a preload that
+ * records peak RSS) with stdout to `stdoutPath`; returns the exit code, wall
+ * seconds, peak RSS (KiB) and stderr. Throws when it exits non-zero.
+ */
+function runCli(dir, args, stdoutPath) {
+  const preload = join(dir, 'rss-preload.mjs');
+  if (!existsSync(preload)) writeFileSync(preload, RSS_PRELOAD);
+  const rssFile = join(dir, 'rss.kib');
+  rmSync(rssFile, { force: true });
+  const out = openSync(stdoutPath, 'w');
+  const started = performance.now();
+  let child;
+  try {
+    child = spawnSync(process.execPath, ['--import', preload, binPath, ...args], {
+      cwd: repoDir,
+      stdio: ['ignore', out, 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 16 << 20,
+      env: { ...process.env, IOMAPSIM_BENCH_RSS_FILE: rssFile, NO_COLOR: '1' },
+    });
+  } finally {
+    closeSync(out);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (child.status !== 0) throw new Error(`${cliCommand(args)} exited ${child.status ?? child.signal}: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const maxRssKiB = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
+  return { seconds, maxRssKiB, stderr: child.stderr };
+}
+
+function cliCommand(args, redirect) {
+  return `node bin/iomapsim ${args.join(' ')}${redirect === undefined ? '' : ` > ${redirect}`}`;
+}
+
+/** The issue's trace (fio iolog v2, `ops` random 4 KiB writes over a 1 GiB file), generated once per size. */
+const issueTraces = new Map();
+async function issueTrace(dir, ops) {
+  if (!issueTraces.has(ops)) {
+    const path = join(dir, `randwrite-${ops}.fio2.log`);
+    issueTraces.set(ops, { path, lines: await generate('fio2', path, ops) });
+  }
+  return issueTraces.get(ops);
+}
+
+function replayArgs(tracePath, modeArgs) {
+  return ['replay', tracePath, '--root', '/mnt/t', '--device-size', '2g', '--no-device-model', '--json', ...modeArgs];
+}
+
+/**
+ * Replays the issue's trace through the CLI with `modeArgs` (--no-data --image
+ * X, --image X, --no-image); returns the JSON stats, wall time, peak RSS and
+ * the image's allocated bytes. The image is deleted unless `keep`.
+ */
+async function measureCliReplay(dir, ops, name, modeArgs, keep) {
+  const trace = await issueTrace(dir, ops);
+  const args = replayArgs(trace.path, modeArgs);
+  const jsonPath = join(dir, `${name}.json`);
+  const run = runCli(dir, args, jsonPath);
+  const result = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  if (!keep) rmSync(jsonPath, { force: true });
+  const imageIndex = modeArgs.indexOf('--image');
+  let imageAllocatedBytes;
+  if (imageIndex >= 0) {
+    const imagePath = modeArgs[imageIndex + 1];
+    imageAllocatedBytes = statSync(imagePath).blocks * 512;
+    if (!keep) rmSync(imagePath, { force: true });
+  }
+  const stats = result.stats;
+  const extents = result.files.reduce((sum, file) => sum + file.extents.length, 0);
+  return { args, jsonPath, run, stats, extents, imageAllocatedBytes, trace };
+}
+
+function replayDetail(measured) {
+  const { stats, run } = measured;
+  return `${stats.opsTotal.toLocaleString('en-US')} ops (${stats.opsFailed} failed) replayed in ${stats.replaySeconds.toFixed(2)} s (stats.opsPerSecond); ` +
+    `whole process ${run.seconds.toFixed(2)} s (${rate(stats.opsTotal, run.seconds)} ops/s incl. startup, image commit, JSON of ${measured.extents.toLocaleString('en-US')} extents); peak RSS ${mib(run.maxRssKiB)}`;
+}
+
+const results = {};
+
+async function benchNoData(dir, ops, keep) {
+  const image = join(dir, 'nodata.img');
+  const measured = await measureCliReplay(dir, ops, 'nodata', ['--image', image, '--no-data'], keep);
+  results.nodata = measured;
+  const opsPerSecond = measured.stats.opsPerSecond;
+  print('replay:nodata', `${opsPerSecond.toLocaleString('en-US')} ops/s`, {
+    target: '>= 1,000,000 ops/s',
+    pass: opsPerSecond >= 1_000_000,
+    detail: [
+      `${ops.toLocaleString('en-US')} random 4 KiB writes over a 1 GiB file (fio iolog v2, ${(statSync(measured.trace.path).size / 2 ** 20).toFixed(0)} MiB), ext4, 2 GiB device, metadata-only image`,
+      replayDetail(measured),
+      `image allocated on disk: ${mib(measured.imageAllocatedBytes / 1024)} (metadata only)`,
+    ],
+    command: cliCommand(measured.args, measured.jsonPath),
+  });
+}
+
+async function benchData(dir, ops, keep) {
+  const image = join(dir, 'data.img');
+  const measured = await measureCliReplay(dir, ops, 'data', ['--image', image], keep);
+  results.data = measured;
+  const opsPerSecond = measured.stats.opsPerSecond;
+  print('replay:data', `${opsPerSecond.toLocaleString('en-US')} ops/s`, {
+    target: '>= 100,000 ops/s',
+    pass: opsPerSecond >= 100_000,
+    detail: [
+      `the same trace, data written into the image (${mib(measured.imageAllocatedBytes / 1024)} allocated on disk)`,
+      replayDetail(measured),
+    ],
+    command: cliCommand(measured.args, measured.jsonPath),
+  });
+}
+
+/** Peak RSS of --no-image at `ops` and at 10 x ops (or 3 x when 10 x is estimated above ~4 minutes). */
+async function benchReplayRss(dir, ops, keep) {
+  const small = await measureCliReplay(dir, ops, 'rss-small', ['--no-image'], keep);
+  const estimateSeconds = ((10 * ops) / small.stats.opsPerSecond) * 1.15 + (10 * small.run.seconds) / 20;
+  const bigOps = estimateSeconds > 240 ? 3 * ops : 10 * ops;
+  const big = await measureCliReplay(dir, bigOps, 'rss-big', ['--no-image'], keep);
+  if (!keep) rmSync(big.trace.path, { force: true });
+  const bigKiB = big.run.maxRssKiB;
+  const name = 'rss:replay10M';
+  const note = bigOps === 10 * ops ? '' : ` NOTE: ${bigOps.toLocaleString('en-US')} ops, not ${(10 * ops).toLocaleString('en-US')}: 10x was estimated at ${Math.round(estimateSeconds)} s from the 1x run`;
+  print(name, `peak RSS ${megabytes(bigKiB)} at ${bigOps.toLocaleString('en-US')} ops; ${megabytes(small.run.maxRssKiB)} at ${ops.toLocaleString('en-US')} ops`, {
+    target: `< 300 MB at ${(10 * ops).toLocaleString('en-US')} ops`,
+    pass: bigKiB * 1024 < 300e6 && bigOps === 10 * ops,
+    detail: [
+      `replay --no-image of the random-write iolog v2: ${bigOps.toLocaleString('en-US')} ops -> ${mib(bigKiB)}, ${ops.toLocaleString('en-US')} ops -> ${mib(small.run.maxRssKiB)} (ratio ${(bigKiB / small.run.maxRssKiB).toFixed(2)}; the layout is bounded by the 1 GiB file, so a streaming replay stays flat)${note}`,
+      `${bigOps.toLocaleString('en-US')} ops: ${replayDetail(big)}`,
+      `${ops.toLocaleString('en-US')} ops: ${replayDetail(small)}`,
+    ],
+    command: `${cliCommand(big.args, big.jsonPath)}   (and the same on the ${ops.toLocaleString('en-US')}-op trace)`,
+  });
+}
+
+/** Child: writes a metadata-only image with one file of `extentCount` one-block extents, alternating written/unwritten. */
+async function childMakeImage(imagePath, extentCount) {
+  const { ImageFile } = await import(join(distDir, 'image/index.js'));
+  const started = performance.now();
+  const blockSize = 4096;
+  const firstBlock = 64;
+  const deviceBlocks = 2 ** Math.ceil(Math.log2(firstBlock + extentCount + 1));
+  const extents = new Array(extentCount);
+  for (let index = 0; index < extentCount; index++) extents[index] = { logical: index, physical: firstBlock + index, length: 1, unwritten: index % 2 === 1 };
+  const meta = {
+    policy: 'ext4',
+    policyParams: {},
+    blockSize,
+    deviceSize: deviceBlocks * blockSize,
+    seed: 1,
+    reserved: [{ start: 0, length: firstBlock }],
+    inodes: [{ ino: 12, path: 'big.bin', kind: 'file', size: extentCount * blockSize, extents, content: [] }],
+    refcounts: [],
+    trace: 'bench inspect:1M (synthetic)',
+    opsApplied: extentCount,
+  };
+  const image = ImageFile.create(imagePath, { blockSize, deviceSize: meta.deviceSize, policy: 'ext4', seed: 1, metadataOnly: true }, { force: true });
+  image.commit(meta);
+  image.close();
+  const written = (performance.now() - started) / 1000;
+  const reopened = ImageFile.open(imagePath);
+  const readBack = reopened.readMetadata().inodes[0].extents.length;
+  reopened.close();
+  process.stdout.write(JSON.stringify({ seconds: written, readBack, imageBytes: statSync(imagePath).blocks * 512 }));
+}
+
+async function benchInspect(dir, extentCount, keep) {
+  const imagePath = join(dir, 'inspect-1m.img');
+  const made = runChild(['--child-make-image', imagePath, String(extentCount)]);
+  if (made.readBack !== extentCount) throw new Error(`inspect image holds ${made.readBack} extents, expected ${extentCount}`);
+  try {
+    const jsonArgs = ['inspect', imagePath, '--json'];
+    const textArgs = ['inspect', imagePath];
+    const json = runCli(dir, jsonArgs, '/dev/null');
+    const text = runCli(dir, textArgs, '/dev/null');
+    const count = extentCount.toLocaleString('en-US');
+    const common = `one file of ${count} one-block extents alternating written/unwritten, metadata-only image written by ImageFile.commit in ${made.seconds.toFixed(1)} s (${mib(made.imageBytes / 1024)} on disk)`;
+    print('inspect:1M', `--json ${json.seconds.toFixed(2)} s, text ${text.seconds.toFixed(2)} s`, {
+      target: '< 2 s (both outputs)',
+      pass: json.seconds < 2 && text.seconds < 2,
+      detail: [
+        common,
+        `--json: ${json.seconds.toFixed(2)} s wall (whole process), peak RSS ${mib(json.maxRssKiB)}: ${json.seconds < 2 ? 'PASS' : 'MISS'}`,
+        `text:   ${text.seconds.toFixed(2)} s wall (whole process, ${count} filefrag lines), peak RSS ${mib(text.maxRssKiB)}: ${text.seconds < 2 ? 'PASS' : 'MISS'}`,
+      ],
+      command: `${cliCommand(jsonArgs, '/dev/null')}; ${cliCommand(textArgs, '/dev/null')}`,
+    });
+  } finally {
+    if (!keep) rmSync(imagePath, { force: true });
+  }
+}
+
+// ---- fio on a real loop-mounted ext4 --------------------------------------------------------
+
+function hostRun(argv, options = {}) {
+  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+}
+
+function hostOk(argv, options = {}) {
+  const result = hostRun(argv, options);
+  if (result.error !== undefined || result.status !== 0) {
+    throw new Error(`${argv.join(' ')} failed: ${(result.stderr || String(result.error ?? '')).trim().split('\n')[0]}`);
+  }
+  return result.stdout;
+}
+
+/** Why fio cannot be run on a loop mount here, or null. */
+function kernelRefusal() {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not running as root (loop mounts need root)';
+  for (const program of ['fio', 'mkfs.ext4', 'losetup', 'mount', 'umount']) {
+    const found = hostRun(['sh', '-c', `command -v ${program}`]);
+    if (found.status !== 0) return `${program} is not installed${program === 'fio' ? ' (apt-get install fio)' : ''}`;
+  }
+  if (!existsSync('/dev/loop-control')) return 'no /dev/loop-control (loop devices unavailable)';
+  return null;
+}
+
+/** A 2 GiB sparse ext4 (conformance mkfs parameters) on a loop device, mounted; release() undoes all of it. */
+async function mountExt4(dir) {
+  const { mkfsSpec, MKE2FS_CONF } = await import(join(distDir, 'validate/fsparams.js'));
+  const work = join(dir, 'kernel');
+  mkdirSync(work);
+  const imagePath = join(work, 'fs.img');
+  const mountPoint = join(work, 'mnt');
+  const state = { loop: null, mounted: false };
+  const release = () => {
+    if (state.mounted) {
+      let result = hostRun(['umount', mountPoint]);
+      for (let attempt = 0; result.status !== 0 && attempt < 5; attempt++) {
+        hostRun(['sleep', '0.2']);
+        result = hostRun(['umount', mountPoint]);
+      }
+      if (result.status !== 0) result = hostRun(['umount', '-l', mountPoint]);
+      if (result.status === 0) state.mounted = false;
+      else console.error(`bench: umount ${mountPoint} failed: ${result.stderr.trim()}`);
+    }
+    if (state.loop !== null) {
+      const detached = hostRun(['losetup', '-d', state.loop]);
+      if (detached.status !== 0) console.error(`bench: losetup -d ${state.loop} failed: ${detached.stderr.trim()}`);
+      state.loop = null;
+    }
+    if (!state.mounted) rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    const fd = openSync(imagePath, 'wx');
+    closeSync(fd);
+    hostOk(['truncate', '-s', '2G', imagePath]);
+    const confPath = join(work, 'mke2fs.conf');
+    writeFileSync(confPath, MKE2FS_CONF);
+    const spec = mkfsSpec('ext4');
+    const argv = spec.argv.map((word) => (word === 'IMAGE' ? imagePath : word));
+    hostOk(argv, { env: { ...process.env, MKE2FS_CONFIG: confPath } });
+    state.loop = hostOk(['losetup', '-f', '--show', imagePath]).trim();
+    mkdirSync(mountPoint);
+    hostOk(['mount', '-t', 'ext4', state.loop, mountPoint]);
+    state.mounted = true;
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return { mountPoint, loop: state.loop, mkfs: mkfsSpec('ext4').argv.join(' '), release };
+}
+
+async function benchKernel(dir, ops, keep) {
+  const refusal = kernelRefusal();
+  if (refusal !== null) {
+    console.log(`${'fio:kernel'.padEnd(14)} skipped: ${refusal}`);
+    return;
+  }
+  const trace = await issueTrace(dir, ops);
+  if (results.nodata === undefined) await benchNoData(dir, ops, keep);
+  if (results.data === undefined) await benchData(dir, ops, keep);
+  const mount = await mountExt4(dir);
+  const onSignal = () => {
+    mount.release();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let fio;
+  let seconds;
+  const target = join(mount.mountPoint, 'data.bin');
+  // fio 3.33 crashes (SIGSEGV) on an iolog v2 combined with --directory; --replay_redirect sends every I/O of the log to one file instead.
+  const fioArgs = ['fio', '--name=replay', '--ioengine=psync', `--read_iolog=${trace.path}`, `--replay_redirect=${target}`, '--end_fsync=1', '--output-format=json'];
+  try {
+    const started = performance.now();
+    fio = hostRun(fioArgs, { cwd: mount.mountPoint });
+    seconds = (performance.now() - started) / 1000;
+  } finally {
+    mount.release();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (fio.status !== 0 || /got signal|err=/.test(fio.stderr)) {
+    console.log(`${'fio:kernel'.padEnd(14)} failed: ${fioArgs.join(' ')}: exit ${fio.status}: ${fio.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    return;
+  }
+  const job = JSON.parse(fio.stdout.slice(fio.stdout.indexOf('{'))).jobs[0];
+  const writes = job.write.total_ios;
+  const fioOps = writes / seconds;
+  const nodataOps = results.nodata.stats.opsPerSecond;
+  const dataOps = results.data.stats.opsPerSecond;
+  print('fio:kernel', `fio ${Math.round(fioOps).toLocaleString('en-US')} writes/s vs iomapsim ${nodataOps.toLocaleString('en-US')} (--no-data, ratio ${(nodataOps / fioOps).toFixed(2)}) and ${dataOps.toLocaleString('en-US')} (data, ratio ${(dataOps / fioOps).toFixed(2)})`, {
+    detail: [
+      `fio ${hostRun(['fio', '--version']).stdout.trim()} replayed ${writes.toLocaleString('en-US')} writes in ${seconds.toFixed(2)} s wall (fio's job runtime ${(job.job_runtime / 1000).toFixed(2)} s, end_fsync included) on ext4 over ${mount.loop} (2 GiB sparse image, mkfs: ${mount.mkfs})`,
+      `ratio = iomapsim ops/s (stats.opsPerSecond of replay:nodata / replay:data above) / fio writes/s (writes / fio wall time); > 1: the simulator is faster than the kernel doing the I/O`,
+    ],
+    command: `${fioArgs.join(' ')}   (MNT = a fresh loop mount; the bench makes and removes it)`,
+  });
 }
 
 async function mainBench() {
   const args = process.argv.slice(2);
   if (args[0] === '--child-parse') return childParse(args[1], args[2]);
   if (args[0] === '--child-replay') return childReplay(args[1]);
+  if (args[0] === '--child-make-image') return childMakeImage(args[1], Number(args[2]));
   if (!existsSync(join(distDir, 'trace/detect.js'))) {
     console.error('bench: dist/ is missing: run `npm run build` first');
     process.exitCode = 1;
     return;
   }
-  const onlyIndex = args.indexOf('--only');
-  const only = onlyIndex >= 0 ? new Set(args[onlyIndex + 1].split(',')) : null;
-  const linesIndex = args.indexOf('--lines');
-  const lineCount = linesIndex >= 0 ? Number(args[linesIndex + 1]) : 1_000_000;
+  const valueOf = (flag, fallback) => {
+    const index = args.indexOf(flag);
+    return index >= 0 ? args[index + 1] : fallback;
+  };
+  const only = args.includes('--only') ? new Set(valueOf('--only').split(',')) : null;
+  const lineCount = Number(valueOf('--lines', 1_000_000));
+  const issueOps = Number(valueOf('--ops', 1_000_000));
+  const keep = args.includes('--keep');
   const wanted = (name) => only === null || only.has(name);
   const { traceFormatNames } = await import(join(distDir, 'trace/detect.js'));
   const formats = traceFormatNames();
   const dir = mkdtempSync(join(tmpdir(), 'iomapsim-bench-'));
-  console.log(`iomapsim bench: node ${process.version}, traces in ${dir} (deleted at the end)`);
+  const started = performance.now();
+  console.log(`iomapsim bench: node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}; traces in ${dir} (${keep ? 'kept' : 'deleted at the end'})`);
   try {
+    if (wanted('replay:nodata')) await benchNoData(dir, issueOps, keep);
+    if (wanted('replay:data')) await benchData(dir, issueOps, keep);
+    if (wanted('rss:replay10M')) await benchReplayRss(dir, issueOps, keep);
+    if (wanted('inspect:1M')) await benchInspect(dir, issueOps, keep);
+    if (wanted('fio:kernel')) await benchKernel(dir, issueOps, keep);
     for (const format of ['xio', 'csv', 'strace', 'blkparse', 'fio', 'msr']) {
       if (!wanted(`parse:${format}`)) continue;
       if (!formats.includes(format)) {
         console.log(`parse:${format.padEnd(8)} skipped: dist/ has no ${format} reader registered (build it first)`);
         continue;
       }
-      await benchParse(format, dir, lineCount);
+      await benchParse(format, dir, lineCount, keep);
     }
-    if (wanted('rss:fio')) await benchRss(dir, lineCount * 10);
-    if (wanted('replay:fio')) await benchReplay(dir, lineCount);
+    if (wanted('rss:fio')) await benchRss(dir, lineCount * 10, keep);
+    if (wanted('replay:fio')) await benchReplay(dir, lineCount, keep);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+  if (verdicts.length > 0) {
+    console.log(`\nsummary (${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}):`);
+    for (const verdict of verdicts) console.log(`  ${verdict.pass ? 'PASS' : 'MISS'}  ${verdict.name.padEnd(14)} ${verdict.figure}  (target ${verdict.target})`);
   }
 }
 

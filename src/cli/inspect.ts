@@ -9,7 +9,7 @@ import { layoutsFromPersisted } from '../report/layout.js';
 import { mapStyleFor, renderDeviceMap } from '../report/map.js';
 import type { FileLayout } from '../report/model.js';
 import type { ImageSummaryView, VerifyView } from '../report/layout.js';
-import { renderInspect, renderVerify, type TextStyle } from '../report/text.js';
+import { renderFileLayouts, renderImageSummary, renderInspect, renderVerify, type TextStyle } from '../report/text.js';
 import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { atBoundary, ExitCode } from './exit.js';
@@ -43,9 +43,11 @@ export const METADATA_ONLY_TEXT = 'metadata only (replayed with --no-data): file
  */
 export function renderInspectText(summary: ImageSummaryView, files: readonly FileLayout[], verify: VerifyView | undefined, style: TextStyle, imageName: string): string {
   if (summary.metadataOnly !== true) return renderInspect(summary, files, verify, style, imageName);
-  let text = renderInspect(summary, files, undefined, style, imageName);
-  const afterImageLine = text.indexOf('\n') + 1;
-  text = `${text.slice(0, afterImageLine)}${style.label('data:'.padEnd(9))}${METADATA_ONLY_TEXT}\n${text.slice(afterImageLine)}`;
+  // renderInspect's parts, with the data line after the image line (no slicing of a text that may hold a million extents).
+  const header = renderImageSummary(summary, style, imageName);
+  const afterImageLine = header.indexOf('\n') + 1;
+  let text = `${header.slice(0, afterImageLine)}${style.label('data:'.padEnd(9))}${METADATA_ONLY_TEXT}\n${header.slice(afterImageLine)}`;
+  if (files.length > 0) text += '\n' + renderFileLayouts(files, summary.blockSize, { policy: summary.policy, deviceBlocks: summary.deviceBlocks });
   if (verify === undefined) return text;
   const notChecked = 'content not checked (metadata-only image, replayed with --no-data)';
   if (!verify.ok) return `${text}\n${renderVerify(verify, style)}         ${notChecked}\n`;

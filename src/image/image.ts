@@ -61,6 +61,9 @@ export interface ImageOpenOptions {
   writable?: boolean;
 }
 
+/** Contiguous data writes are gathered up to this many bytes before one pwrite (like a plugged bio). */
+const WRITE_GATHER_BYTES_MAX = 1 << 20;
+
 /** Bounds the positioned-I/O retry loops: each pass must move at least one byte. */
 const IO_PASSES_MAX = 1 << 20;
 
@@ -90,6 +93,15 @@ export class ImageFile implements BlockDevice {
   private currentSlot: SlotIndex;
   /** The current checkpoint record read (and checked) by open(), handed to the first readMetadata(). */
   private pendingRecord: Uint8Array | undefined;
+  /**
+   * Data writes not yet passed to the file: bytes [gatherAddrBytes,
+   * gatherAddrBytes + gatherLengthBytes) of the device, in gatherBuffer.
+   * Flushed before any read, commit or close, and when a write does not
+   * continue them, so the file is always what the writes say once it is looked at.
+   */
+  private gatherBuffer: Uint8Array | undefined;
+  private gatherAddrBytes = 0;
+  private gatherLengthBytes = 0;
 
   private constructor(
     readonly path: string,
@@ -185,21 +197,50 @@ export class ImageFile implements BlockDevice {
   /** Reads dst.length bytes of the device at addrBytes (never-written bytes are zero). */
   read(addrBytes: number, dst: Uint8Array): void {
     const fd = this.checkDataRange(addrBytes, dst.length);
+    this.flushGathered();
     readFully(fd, dst, this.current.dataOffset + addrBytes, this.path);
     this.bytesRead += dst.length;
   }
 
-  /** Writes src to the device at addrBytes (not durable until the next commit()). */
+  /**
+   * Writes src to the device at addrBytes (not durable until the next
+   * commit()). Contiguous writes are gathered in memory (at most 1 MiB) and
+   * reach the file as one pwrite; any read, commit or close flushes them first.
+   */
   write(addrBytes: number, src: Uint8Array): void {
     assert(this.writable, 'write to an image opened read-only', { path: this.path });
     assert(!this.metadataOnly, 'data write to a metadata-only image (replay it with a NullDevice)', { path: this.path, addrBytes });
-    const fd = this.checkDataRange(addrBytes, src.length);
+    this.checkDataRange(addrBytes, src.length);
+    const continues = this.gatherLengthBytes > 0 && addrBytes === this.gatherAddrBytes + this.gatherLengthBytes;
+    if (!continues || this.gatherLengthBytes + src.length > WRITE_GATHER_BYTES_MAX) this.flushGathered();
+    if (src.length > WRITE_GATHER_BYTES_MAX) {
+      this.writeData(addrBytes, src);
+    } else {
+      this.gatherBuffer ??= new Uint8Array(WRITE_GATHER_BYTES_MAX);
+      if (this.gatherLengthBytes === 0) this.gatherAddrBytes = addrBytes;
+      this.gatherBuffer.set(src, this.gatherLengthBytes);
+      this.gatherLengthBytes += src.length;
+    }
+    this.bytesWritten += src.length;
+  }
+
+  /** Passes the gathered writes to the file (one pwrite). */
+  private flushGathered(): void {
+    if (this.gatherLengthBytes === 0) return;
+    const buffer = this.gatherBuffer;
+    assert(buffer !== undefined, 'gathered bytes without a gather buffer');
+    const lengthBytes = this.gatherLengthBytes;
+    this.gatherLengthBytes = 0;
+    this.writeData(this.gatherAddrBytes, buffer.subarray(0, lengthBytes));
+  }
+
+  private writeData(addrBytes: number, src: Uint8Array): void {
+    const fd = this.checkOpen();
     try {
       writeFully(fd, src, this.current.dataOffset + addrBytes);
     } catch (error) {
       throw ioError(this.path, `cannot write ${src.length} bytes at device address ${addrBytes}`, error);
     }
-    this.bytesWritten += src.length;
   }
 
   /**
@@ -214,6 +255,7 @@ export class ImageFile implements BlockDevice {
     const fd = this.checkOpen();
     const problem = metadataProblem(meta);
     assert(problem === undefined, `commit of invalid metadata: ${problem}`);
+    this.flushGathered();
     assert(meta.blockSize === this.current.blockSize, 'metadata block size differs from the image', { meta: meta.blockSize, image: this.current.blockSize });
     assert(meta.deviceSize === this.current.deviceSize, 'metadata device size differs from the image', { meta: meta.deviceSize, image: this.current.deviceSize });
     const generation = this.current.generation + 1;
@@ -266,10 +308,16 @@ export class ImageFile implements BlockDevice {
 
   /** Closes the file; further I/O is a bug. Idempotent. */
   close(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
-    this.pendingRecord = undefined;
+    const fd = this.fd;
+    if (fd === undefined) return;
+    try {
+      this.flushGathered();
+    } finally {
+      this.fd = undefined;
+      this.pendingRecord = undefined;
+      this.gatherLengthBytes = 0;
+      fs.closeSync(fd);
+    }
   }
 
   private checkOpen(): number {

@@ -120,6 +120,17 @@ describe('--no-data end to end (traces/demo.xio, real engine)', () => {
     expect(parsed.verify).toMatchObject({ ok: true, contentChecked: false, bytesChecked: 0 });
   });
 
+  test('inspect text of a metadata-only image is that of the image with data plus the data line', async () => {
+    expect((await cli(['replay', 'demo.xio', '--image', 'full.img', '--quiet', '--device-size', '64m'])).code).toBe(0);
+    expect((await cli(['replay', 'demo.xio', '--image', 'bare.img', '--no-data', '--quiet', '--device-size', '64m'])).code).toBe(0);
+    const full = (await cli(['inspect', 'full.img'])).stdout.split('\n');
+    const bare = (await cli(['inspect', 'bare.img'])).stdout.split('\n');
+    expect(bare[0]).toBe(full[0]!.replace('full.img', 'bare.img'));
+    expect(bare[1]).toMatch(/^data: {4}metadata only/);
+    expect(bare.slice(2)).toEqual(full.slice(1));
+    expect(full.length).toBeGreaterThan(20);
+  });
+
   test('an image with data says nothing about metadata only and verifies its content', async () => {
     expect((await cli(['replay', 'demo.xio', '--quiet', '--device-size', '64m'])).code).toBe(0);
     const json = await cli(['inspect', 'demo.img', '--verify', '--json']);

@@ -5,7 +5,7 @@
  */
 import { assert } from '../util/assert.js';
 import type { ImageFile } from './image.js';
-import type { BlockRun, ImageMetadata } from './types.js';
+import type { ImageMetadata } from './types.js';
 
 export interface ImageSummary {
   blockSize: number;
@@ -44,10 +44,12 @@ export type CoverageVisitor = (startBlock: number, endBlock: number, depth: numb
  * `visit` for every maximal segment of constant coverage depth, depth-0 gaps
  * included. Sorts `starts` and `ends` in place. O(n log n).
  */
-export function sweepCoverage(starts: Float64Array, ends: Float64Array, limitBlock: number, visit: CoverageVisitor): void {
+export function sweepCoverage(starts: Float64Array, ends: Float64Array, limitBlock: number, visit: CoverageVisitor, alreadySorted = false): void {
   assert(starts.length === ends.length, 'coverage sweep needs as many ends as starts');
-  starts.sort();
-  ends.sort();
+  if (!alreadySorted) {
+    starts.sort();
+    ends.sort();
+  }
   let startIndex = 0;
   let endIndex = 0;
   let depth = 0;
@@ -57,7 +59,7 @@ export function sweepCoverage(starts: Float64Array, ends: Float64Array, limitBlo
     const nextStart = startIndex < count ? (starts[startIndex] as number) : Number.POSITIVE_INFINITY;
     const nextEnd = ends[endIndex] as number;
     // Ends first at equal positions, so touching runs leave no zero-length overlap.
-    const next = Math.min(nextStart, nextEnd);
+    const next = nextStart < nextEnd ? nextStart : nextEnd;
     if (next > position) {
       visit(position, next, depth);
       position = next;
@@ -69,33 +71,40 @@ export function sweepCoverage(starts: Float64Array, ends: Float64Array, limitBlo
       depth++;
       startIndex++;
     }
-    assert(depth >= 0, 'coverage sweep went below zero: an interval ends before it starts');
+    if (depth < 0) assert(false, 'coverage sweep went below zero: an interval ends before it starts');
   }
   if (limitBlock > position) visit(position, limitBlock, 0);
 }
 
-function runColumns(runs: readonly BlockRun[][]): { starts: Float64Array; ends: Float64Array } {
+/** File data runs as sorted start and end columns, without a run object per extent. O(n log n). */
+function dataColumns(meta: ImageMetadata): { starts: Float64Array; ends: Float64Array } {
   let count = 0;
-  for (const list of runs) count += list.length;
+  for (const inode of meta.inodes) count += inode.extents.length;
   const starts = new Float64Array(count);
   const ends = new Float64Array(count);
   let index = 0;
-  for (const list of runs) {
-    for (const run of list) {
-      starts[index] = run.start;
-      ends[index] = run.start + run.length;
+  for (const inode of meta.inodes) {
+    for (const extent of inode.extents) {
+      starts[index] = extent.physical;
+      ends[index] = extent.physical + extent.length;
       index++;
     }
   }
+  starts.sort();
+  ends.sort();
   return { starts, ends };
 }
 
-function fileDataRuns(meta: ImageMetadata): BlockRun[] {
-  const runs: BlockRun[] = [];
-  for (const inode of meta.inodes) {
-    for (const extent of inode.extents) runs.push({ start: extent.physical, length: extent.length });
+/** Merges sorted `column` with the sorted values of `extra`. O(n + m). */
+function mergeSorted(column: Float64Array, extra: readonly number[]): Float64Array {
+  const out = new Float64Array(column.length + extra.length);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < out.length; k++) {
+    if (j >= extra.length || (i < column.length && column[i]! <= extra[j]!)) out[k] = column[i++]!;
+    else out[k] = extra[j++]!;
   }
-  return runs;
+  return out;
 }
 
 /** How the device's blocks divide between file data, fs metadata and free space. */
@@ -114,23 +123,23 @@ export interface SpaceUsage {
  */
 export function spaceUsage(meta: ImageMetadata): SpaceUsage {
   const deviceBlocks = Math.floor(meta.deviceSize / meta.blockSize);
-  const dataRuns = fileDataRuns(meta);
+  const data = dataColumns(meta);
   let blocksUsed = 0;
-  const data = runColumns([dataRuns]);
   sweepCoverage(data.starts, data.ends, deviceBlocks, (start, end, depth) => {
     if (depth > 0) blocksUsed += end - start;
-  });
+  }, true);
   let blocksFree = 0;
   let freeExtents = 0;
   let largestFreeExtent = 0;
-  const all = runColumns([dataRuns, meta.reserved]);
-  sweepCoverage(all.starts, all.ends, deviceBlocks, (start, end, depth) => {
+  const reservedStarts = meta.reserved.map((run) => run.start).sort((a, b) => a - b);
+  const reservedEnds = meta.reserved.map((run) => run.start + run.length).sort((a, b) => a - b);
+  sweepCoverage(mergeSorted(data.starts, reservedStarts), mergeSorted(data.ends, reservedEnds), deviceBlocks, (start, end, depth) => {
     if (depth > 0 || start >= deviceBlocks) return;
     const length = Math.min(end, deviceBlocks) - start;
     blocksFree += length;
     freeExtents++;
     largestFreeExtent = Math.max(largestFreeExtent, length);
-  });
+  }, true);
   return { blocksUsed, blocksFree, freeExtents, largestFreeExtent };
 }
 
@@ -138,8 +147,9 @@ export function spaceUsage(meta: ImageMetadata): SpaceUsage {
 export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSummary {
   const deviceBlocks = Math.floor(meta.deviceSize / meta.blockSize);
   const { blocksUsed, blocksFree, freeExtents, largestFreeExtent } = spaceUsage(meta);
-  const dataRuns = fileDataRuns(meta);
   let files = 0;
+  let extents = 0;
+  for (const inode of meta.inodes) extents += inode.extents.length;
   for (const inode of meta.inodes) if (inode.kind === 'file') files++;
   const summary: ImageSummary = {
     blockSize: meta.blockSize,
@@ -151,7 +161,7 @@ export function summarizeImage(image: ImageFile, meta: ImageMetadata): ImageSumm
     generation: image.superblock.generation,
     files,
     dirs: meta.inodes.length - files,
-    extents: dataRuns.length,
+    extents,
     blocksReserved: meta.reserved.reduce((sum, run) => sum + run.length, 0),
     blocksUsed,
     blocksFree,

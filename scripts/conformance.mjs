@@ -82,6 +82,7 @@ async function runCell(engine, policy, corpusCase, gap) {
       seed: 1,
       traceName: `${corpusCase.name}${corpusCase.needsStrace ? '.strace' : '.xio'}`,
       finalSync: true,
+      remountAfter: true,
       deterministic: true,
       ...(corpusCase.needsStrace ? { root: STRACE_ROOT } : {}),
     });

@@ -241,6 +241,11 @@ export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions
   const metadata = buildMetadata(state);
   const result = buildResult(state, seconds, metadata);
   if (interrupted) result.interrupted = true;
+  if (options.remountAfter && !interrupted) {
+    // What the corpus records as files_after_remount: eviction drops in-memory preallocation.
+    state.vfs.remount();
+    result.filesAfterRemount = fileLayouts(state.vfs, state.ctx.blockSize);
+  }
   return { result, metadata };
 }
 

@@ -24,6 +24,8 @@ export interface ReplayOptions {
   root?: string;
   /** Perform a final `sync` at the end of the trace (default true, as `sync; filefrag` would). */
   finalSync: boolean;
+  /** After the final sync, unmount + mount and record the layouts again (ReplayResult.filesAfterRemount). */
+  remountAfter?: boolean;
   /** Where data blocks go: the image file, or a MemDevice in tests. Default: a MemDevice. */
   device?: BlockDevice;
   /** Keep no data bytes (layouts and counters only): for runs without an image. */

@@ -758,9 +758,11 @@ export interface CaseComparison {
   layout: LayoutComparison;
   errors: ErrorLinesComparison;
   snapshots: SnapshotsComparison;
+  /** After unmount + mount (in-memory preallocation dropped), when the replay recorded it (ReplayResult.filesAfterRemount). */
+  afterRemount?: LayoutComparison;
   /**
-   * layoutMatches(layout), the same failing lines and matching snapshots: what the conformance tests
-   * assert. Physical placement and extent counts are not part of it.
+   * layoutMatches(layout), the same failing lines, matching snapshots and, when recorded, the
+   * layout after remount: what the conformance tests assert. Physical placement and extent counts are not part of it.
    */
   matches: boolean;
   /** What breaks `matches`: layout differences first, then failing lines, then snapshots. */
@@ -778,15 +780,23 @@ export function compareCase(result: ReplayResult, truth: TruthCase): CaseCompari
   const errors = compareErrorLines(result.errors, truth.errors);
   // Only @snapshot records have kernel counterparts; xfs_io fiemap outputs are the steps' stdout.
   const snapshots = compareSnapshots(result.snapshots.filter((snapshot) => snapshot.source !== 'fiemap'), truth.snapshots, result.blockSize, truth.source);
-  return {
+  const afterRemount = result.filesAfterRemount === undefined ? undefined : compareLayouts(result.filesAfterRemount, truth.filesAfterRemount, result.blockSize, truth.source);
+  const comparison: CaseComparison = {
     case: truth.case,
     fs: truth.fs,
     policy: result.policy,
     layout,
     errors,
     snapshots,
-    matches: layoutMatches(layout) && errors.match && snapshots.match,
-    differences: [...layout.differences, ...errors.differences, ...snapshots.differences],
+    matches: layoutMatches(layout) && errors.match && snapshots.match && (afterRemount === undefined || layoutMatches(afterRemount)),
+    differences: [
+      ...layout.differences,
+      ...errors.differences,
+      ...snapshots.differences,
+      ...(afterRemount?.differences ?? []).map((difference) => `after remount: ${difference}`),
+    ],
     physicalDifferences: layout.physicalDifferences,
   };
+  if (afterRemount !== undefined) comparison.afterRemount = afterRemount;
+  return comparison;
 }

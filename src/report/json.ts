@@ -21,7 +21,7 @@ type JsonObject = Record<string, unknown>;
 
 const RESULT_KEYS = [
   'schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image',
-  'files', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats', 'deviceStats',
+  'files', 'filesAfterRemount', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats', 'deviceStats',
 ] as const;
 const DEVICE_STATS_KEYS = [
   'model', 'params', 'loop', 'simulatedSeconds', 'overall', 'perOp', 'pageCache', 'writeAmplification', 'requests',
@@ -144,6 +144,7 @@ export function replayResultJson(result: ReplayResult): JsonObject {
     {
       ...result,
       files: result.files.map(fileJson),
+      filesAfterRemount: result.filesAfterRemount?.map(fileJson),
       dirs: [...result.dirs],
       snapshots: result.snapshots.map(snapshotJson),
       errors: result.errors.map(errorJson),

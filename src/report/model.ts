@@ -90,6 +90,8 @@ export interface ReplayResult {
   errors: OpErrorRecord[];
   /** Calls the trace records as failed (strace `= -1 ERRNO`), and how the replay fared. */
   tracedFailures: TracedFailureRecord[];
+  /** Layouts after an unmount + mount at the end (replay option remountAfter): in-memory preallocation is gone. */
+  filesAfterRemount?: FileLayout[];
   /** The replay was stopped (Ctrl-C) before the end of the trace: no final sync ran. */
   interrupted?: boolean;
   /** Throughput, latency and amplification from the device model (absent when no model ran). */

@@ -501,3 +501,25 @@ describe('truth reader errors', () => {
     expect(() => loadTruth('/nonexistent/x.json')).toThrow(/^\/nonexistent\/x\.json: cannot read truth file/);
   });
 });
+
+describe('compareCase after remount', () => {
+  test('XFS 06 keeps post-EOF preallocation until the remount: the after-remount layout is compared when recorded', () => {
+    const { truth } = rawTruth('xfs', '06-append-reopen-12k');
+    const rawAll = JSON.parse(readFileSync(truthPath('xfs', '06-append-reopen-12k'), 'utf8')) as {
+      files: Record<string, RawFile>;
+      files_after_remount: Record<string, RawFile>;
+    };
+    const final = layoutsOfRaw(rawAll.files);
+    const afterRemount = layoutsOfRaw(rawAll.files_after_remount);
+    // Without a recorded remount the case is judged on its final layout only.
+    expect(compareCase(resultOf(truth, final), truth).afterRemount).toBeUndefined();
+    // A sim that kept the preallocation after the remount is caught.
+    const kept = compareCase(resultOf(truth, final, { filesAfterRemount: final }), truth);
+    expect(kept.matches).toBe(false);
+    expect(kept.differences.some((difference) => difference.startsWith('after remount: '))).toBe(true);
+    // The kernel's own after-remount layout matches.
+    const right = compareCase(resultOf(truth, final, { filesAfterRemount: afterRemount }), truth);
+    expect(right.afterRemount?.differences).toEqual([]);
+    expect(right.matches).toBe(true);
+  });
+});

@@ -46,6 +46,7 @@ export async function replayAndCompare(policy: string, corpusCase: CorpusCase): 
     seed: 1,
     traceName: corpusCase.needsStrace ? `${corpusCase.name}.strace` : `${corpusCase.name}.xio`,
     finalSync: true,
+    remountAfter: true,
     deterministic: true,
     ...(corpusCase.needsStrace ? { root: STRACE_ROOT } : {}),
   });

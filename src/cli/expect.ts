@@ -232,17 +232,24 @@ export function parseExpectation(text: string, name: string, hint: string): Expe
   }
   checkFormatVersion(root, reader, name, hint);
   return {
+    ...commonFields(root, reader, 'resultSchemaVersion'),
+    seed: reader.number(root['seed'], 'seed'),
+    failures: reader.array(root['failures'], 'failures').map((failure, index) => reader.failure(failure, `failures[${index}]`)),
+    stats: reader.stats(root['stats']),
+  };
+}
+
+/** The fields both golden shapes carry: parameters and layouts. */
+function commonFields(root: Record<string, unknown>, reader: GoldenReader, schemaKey: string): Omit<Expectation, 'seed' | 'failures' | 'stats'> {
+  return {
     format: EXPECT_FORMAT,
     formatVersion: EXPECT_FORMAT_VERSION,
-    resultSchemaVersion: reader.number(root['resultSchemaVersion'], 'resultSchemaVersion'),
+    resultSchemaVersion: reader.number(root[schemaKey], schemaKey),
     trace: reader.string(root['trace'], 'trace'),
     policy: reader.string(root['policy'], 'policy'),
     blockSize: reader.number(root['blockSize'], 'blockSize'),
     deviceSize: reader.number(root['deviceSize'], 'deviceSize'),
-    seed: reader.number(root['seed'], 'seed'),
     files: reader.array(root['files'], 'files').map((file, index) => reader.file(file, `files[${index}]`)),
-    failures: reader.array(root['failures'], 'failures').map((failure, index) => reader.failure(failure, `failures[${index}]`)),
-    stats: reader.stats(root['stats']),
   };
 }
 
@@ -252,17 +259,7 @@ export function parseExpectation(text: string, name: string, hint: string): Expe
  * (the kernel's run counts differently) are not compared.
  */
 function expectationOfResultShape(root: Record<string, unknown>, reader: GoldenReader): Expectation {
-  return {
-    format: EXPECT_FORMAT,
-    formatVersion: EXPECT_FORMAT_VERSION,
-    resultSchemaVersion: reader.number(root['schemaVersion'], 'schemaVersion'),
-    trace: reader.string(root['trace'], 'trace'),
-    policy: reader.string(root['policy'], 'policy'),
-    blockSize: reader.number(root['blockSize'], 'blockSize'),
-    deviceSize: reader.number(root['deviceSize'], 'deviceSize'),
-    files: reader.array(root['files'], 'files').map((file, index) => reader.file(file, `files[${index}]`)),
-    stats: {},
-  };
+  return { ...commonFields(root, reader, 'schemaVersion'), stats: {} };
 }
 
 /** Writes the golden atomically (temporary file, then rename), creating its directory. Throws UsageError. */

@@ -2,18 +2,13 @@ import { join } from 'node:path';
 import { detectFormat } from '../../src/trace/detect.js';
 import { readFio, sniffFio } from '../../src/trace/fio.js';
 import { replay } from '../../src/replay/replay.js';
-import { REPO_DIR, collect, countKinds, makeTempDir, traceErrorOf, withoutSrc } from './helpers.js';
+import { REPO_DIR, collect, countKinds, makeTempDir, traceErrorOf, withoutSrc, asAsync, SAMPLES_DIR, createdFlags } from './helpers.js';
 
-/** An op array as the AsyncIterable replay() takes. */
-async function* asAsync<T>(items: readonly T[]): AsyncGenerator<T> {
-  yield* items;
-}
-
-const SAMPLES = join(REPO_DIR, '../shared/samples');
+const SAMPLES = SAMPLES_DIR;
 const temp = makeTempDir();
 afterAll(() => temp.cleanup());
 
-const created = { create: true, truncate: false, direct: false, sync: false, dsync: false, append: false, readOnly: false };
+const created = createdFlags;
 
 describe('fio iolog v2', () => {
   test('the hand-written sample: every action, wait advances the clock (ms since job start)', async () => {

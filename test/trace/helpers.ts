@@ -80,3 +80,14 @@ export function withoutSrc(op: TraceOp): Omit<TraceOp, 'src'> {
   const { src: _src, ...rest } = op;
   return rest;
 }
+
+/** An op array as the AsyncIterable replay() takes. */
+export async function* asAsync<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** The shared samples folder (../shared/samples beside the repository). */
+export const SAMPLES_DIR = join(REPO_DIR, '../shared/samples');
+
+/** Open flags of a file a block trace replays into (O_CREAT only). */
+export const createdFlags = { create: true, truncate: false, direct: false, sync: false, dsync: false, append: false, readOnly: false };

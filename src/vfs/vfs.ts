@@ -352,13 +352,66 @@ export class Vfs implements FsHost {
     if (!committed) this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
   }
 
-  /** FICLONE / FICLONERANGE (length 0: the whole source). */
-  reflink(handle: Handle, srcPath: string, srcOffset: number, dstOffset: number, length: number): void {
+  /**
+   * FICLONE / FICLONERANGE (length 0: to the source's EOF): vfs_clone_file_range.
+   * A policy without reflink fails first (EOPNOTSUPP); otherwise
+   * generic_remap_file_range_prep checks and flushes the ranges, the policy
+   * remaps, and the target grows to cover the range (xfs_reflink_update_dest).
+   * Returns the bytes remapped.
+   */
+  reflink(handle: Handle, srcPath: string, srcOffset: number, dstOffset: number, length: number): number {
     const source = this.names.get(srcPath);
     if (!source) throw new ErrnoError(Errno.ENOENT, `reflink source '${srcPath}'`);
-    const span = length === 0 ? source.size - srcOffset : length;
-    this.policy.reflink(this, source, handle.inode, srcOffset, dstOffset, span);
-    handle.inode.content.copyFrom(source.content, srcOffset, dstOffset, span);
+    const target = handle.inode;
+    if (source.kind !== 'file') throw new ErrnoError(Errno.EISDIR, `reflink source '${srcPath}'`);
+    if (!this.policy.capabilities.reflink) {
+      this.policy.reflink(this, source, target, srcOffset, dstOffset, length);
+      throw new ErrnoError(Errno.EOPNOTSUPP, 'remap_file_range');
+    }
+    const checked = this.remapChecks(source, target, srcOffset, dstOffset, length);
+    if (checked.count === 0) return 0;
+    // generic_remap_file_range_prep: write back both ranges; the target's cached pages over the range go.
+    this.writebackRange(source, srcOffset, srcOffset + checked.blockCount);
+    this.writebackRange(target, dstOffset, dstOffset + checked.blockCount);
+    this.invalidatePages(target, dstOffset, dstOffset + checked.blockCount);
+    this.policy.reflink(this, source, target, srcOffset, dstOffset, checked.count);
+    target.content.copyFrom(source.content, srcOffset, dstOffset, checked.blockCount);
+    target.diskContent.copyFrom(source.diskContent, srcOffset, dstOffset, checked.blockCount);
+    const end = dstOffset + checked.count;
+    if (end > target.size) target.size = end;
+    if (end > target.diskSize) target.diskSize = end;
+    return checked.count;
+  }
+
+  /**
+   * generic_remap_checks: block-aligned starts, the source range clipped to its
+   * EOF, a length that is block aligned unless it reaches the source's EOF, no
+   * overlap within one file. `blockCount` is the length rounded up to whole blocks.
+   */
+  private remapChecks(source: Inode, target: Inode, srcOffset: number, dstOffset: number, length: number): { count: number; blockCount: number } {
+    const blockSize = this.ctx.blockSize;
+    if (srcOffset % blockSize !== 0 || dstOffset % blockSize !== 0 || srcOffset < 0 || dstOffset < 0 || length < 0) {
+      throw new ErrnoError(Errno.EINVAL, 'remap range not block aligned');
+    }
+    if (length === 0) {
+      // FICLONE / a zero length: to the source's EOF.
+      if (srcOffset >= source.size) return { count: 0, blockCount: 0 };
+      length = source.size - srcOffset;
+    }
+    if (srcOffset >= source.size) throw new ErrnoError(Errno.EINVAL, 'remap source range past EOF');
+    let count = Math.min(length, source.size - srcOffset);
+    if (dstOffset + count > this.policy.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'remap target past s_maxbytes');
+    let blockCount: number;
+    if (srcOffset + count === source.size) {
+      blockCount = Math.ceil(source.size / blockSize) * blockSize - srcOffset;
+    } else {
+      count = Math.floor(count / blockSize) * blockSize;
+      blockCount = count;
+    }
+    if (source === target && dstOffset + blockCount > srcOffset && dstOffset < srcOffset + blockCount) {
+      throw new ErrnoError(Errno.EINVAL, 'remap ranges overlap within one file');
+    }
+    return { count, blockCount };
   }
 
   /** copy_file_range(2) done as the generic splice copy: read the source, write the target buffered. */

@@ -9,6 +9,7 @@ import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { IomapsimError, UsageError } from '../util/errors.js';
 import type { CliContext, CliIo, CliLive } from './context.js';
+import { compareBuilder, planCompare, runCompare, type CompareArgs } from './compare.js';
 import { CONVERT_TARGETS, planConvert, runConvert, type ConvertArgs } from './convert.js';
 import { exitCodeFor, oneLine, renderError } from './exit.js';
 import { expectArgs, expectOptions } from './expect.js';
@@ -34,11 +35,12 @@ type ParsedArgs = Record<string, unknown>;
 type Chosen =
   | { command: 'replay'; args: ReplayArgs; color: boolean | undefined }
   | { command: 'inspect'; args: InspectArgs; color: boolean | undefined }
+  | { command: 'compare'; args: CompareArgs; color: boolean | undefined }
   | { command: 'convert'; args: ConvertArgs; color: boolean | undefined }
   | { command: 'validate'; args: ValidateArgs; color: boolean | undefined }
   | { command: 'record'; args: RecordArgs; color: boolean | undefined };
 
-const COMMANDS = ['replay', 'inspect', 'convert', 'validate', 'record'] as const;
+const COMMANDS = ['replay', 'inspect', 'compare', 'convert', 'validate', 'record'] as const;
 
 const EXIT_CODES_TEXT = `Exit codes:
   0   success
@@ -139,6 +141,28 @@ function traceInputArgs(args: ParsedArgs): { skipBad: boolean; device: string | 
   };
 }
 
+function compareArgs(args: ParsedArgs): CompareArgs {
+  const rawModel = singleValue(args['deviceModel'], 'device-model');
+  const model = rawModel === false ? false : optionalStringArg(args, 'deviceModel', 'device-model');
+  const choice = resolveDeviceChoice(optionalStringArg(args, 'device', 'device'), model, undefined);
+  return {
+    trace: stringArg(args, 'trace', 'trace'),
+    policies: optionalStringArg(args, 'policies', 'policies'),
+    format: stringArg(args, 'format', 'format'),
+    deviceSize: stringArg(args, 'deviceSize', 'device-size'),
+    blockSize: stringArg(args, 'blockSize', 'block-size'),
+    seed: optionalStringArg(args, 'seed', 'seed'),
+    root: optionalStringArg(args, 'root', 'root'),
+    finalSync: args['finalSync'] !== false,
+    json: booleanArg(args, 'json'),
+    deterministic: booleanArg(args, 'deterministic'),
+    skipBad: booleanArg(args, 'skipBad'),
+    device: choice.traceDevice,
+    deviceFile: optionalStringArg(args, 'deviceFile', 'device-file'),
+    deviceModel: choice.model,
+  };
+}
+
 function convertArgs(args: ParsedArgs): ConvertArgs {
   return {
     trace: stringArg(args, 'trace', 'trace'),
@@ -236,6 +260,9 @@ function buildParser(argv: readonly string[], policies: readonly string[], choos
       };
       choose({ command: 'inspect', args: inspect, color: colorArg(args) });
     })
+    .command('compare <trace>', 'replay a trace under several policies and show the files side by side', (parser) => compareBuilder(parser, policies, EXIT_CODES_TEXT), (args) => {
+      choose({ command: 'compare', args: compareArgs(args), color: colorArg(args) });
+    })
     .command('convert <trace>', 'write a trace as iomapsim CSV or .xio', convertBuilder, (args) => {
       choose({ command: 'convert', args: convertArgs(args), color: colorArg(args) });
     })
@@ -294,6 +321,7 @@ async function loadEngine(): Promise<CliEngine> {
 
 async function dispatch(chosen: Chosen, context: CliContext, policies: readonly string[]): Promise<number> {
   if (chosen.command === 'replay') return runReplay(planReplay(chosen.args, context.cwd, policies), context);
+  if (chosen.command === 'compare') return runCompare(planCompare(chosen.args, context.cwd, policies), context);
   if (chosen.command === 'convert') return runConvert(planConvert(chosen.args, context.cwd), context);
   if (chosen.command === 'validate') return runValidate(chosen.args, context);
   if (chosen.command === 'record') return runRecord(chosen.args, context);

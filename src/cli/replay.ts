@@ -352,7 +352,7 @@ async function settleExitCode(result: ReplayResult, expected: Expectation | unde
  * trace does not record) makes the layouts unrepresentative: say so, exit 5. The
  * result was printed anyway (and the image kept) so the user can look at it.
  */
-function reportDeviceFull(result: ReplayResult, plan: ReplayPlan, context: CliContext): number {
+export function reportDeviceFull(result: ReplayResult, plan: ReplayPlan, context: CliContext): number {
   const tracedEnospc = new Set(result.tracedFailures.filter((failure) => failure.tracedErrno === 'ENOSPC').map((failure) => failure.at));
   const full = result.errors.filter((error) => error.errno === 'ENOSPC' && !tracedEnospc.has(error.at));
   if (full.length === 0) return ExitCode.ok;

@@ -36,7 +36,7 @@ function scratchBuffer(length: number): Uint8Array {
   return scratch.buffer.subarray(0, length);
 }
 
-function writeZeroes(ctx: FsContext, addr: number, length: number): void {
+function writeZeroes(ctx: FsContext, inode: Inode, addr: number, length: number): void {
   if (length <= 0) return;
   const zeroes = scratchBuffer(length);
   zeroes.fill(0);
@@ -44,6 +44,7 @@ function writeZeroes(ctx: FsContext, addr: number, length: number): void {
   ctx.io.submit({ direction: 'write', cause: 'zeroing', addrBytes: addr, lengthBytes: length });
   ctx.stats.deviceBytesWritten += length;
   ctx.stats.deviceZeroBytes += length;
+  inode.deviceBytesWritten += length;
 }
 
 interface DioWriteState {
@@ -66,7 +67,7 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
   const addrOf = (filePos: number): number => iomap.addr + (filePos - iomap.offset);
   const headPad = pos % blockSize;
   if (needZeroout && headPad !== 0) {
-    writeZeroes(ctx, addrOf(pos - headPad), headPad);
+    writeZeroes(ctx, inode, addrOf(pos - headPad), headPad);
     inode.diskContent.zero(pos - headPad, headPad);
   }
   if (!ctx.dataless) {
@@ -76,11 +77,12 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
   }
   ctx.io.submit({ direction: 'write', cause: 'direct', addrBytes: addrOf(pos), lengthBytes: iter.length });
   ctx.stats.deviceBytesWritten += iter.length;
+  inode.deviceBytesWritten += iter.length;
   const content = contentOf(source);
   if (content) inode.diskContent.write(pos, iter.length, content);
   const tailPad = end % blockSize;
   if (tailPad !== 0 && (needZeroout || end >= inode.size)) {
-    writeZeroes(ctx, addrOf(end), blockSize - tailPad);
+    writeZeroes(ctx, inode, addrOf(end), blockSize - tailPad);
     inode.diskContent.zero(end, blockSize - tailPad);
   }
   return iter.length;

@@ -53,6 +53,7 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
     });
   }
   ctx.stats.deviceBytesWritten += length;
+  inode.deviceBytesWritten += length;
   ctx.io.submit({ direction: 'write', cause: 'writeback', addrBytes: addr, lengthBytes: length });
   inode.diskContent.copyFrom(inode.content, pos, pos, length);
 }

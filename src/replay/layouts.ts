@@ -20,20 +20,22 @@ function flagsOf(extent: FiemapExtent): ExtentFlagName[] {
   return flags;
 }
 
-/** One file's FIEMAP layout in filesystem blocks. */
-export function fileLayout(vfs: Vfs, path: string, inode: Inode, blockSize: number): FileLayout {
+/** One file's FIEMAP layout in filesystem blocks; `withIo` adds the file's write counters. */
+export function fileLayout(vfs: Vfs, path: string, inode: Inode, blockSize: number, withIo = false): FileLayout {
   const extents: ExtentRecord[] = vfs.fiemap(inode).map((extent) => ({
     logical: Math.floor(extent.logical / blockSize),
     physical: Math.floor(extent.physical / blockSize),
     length: Math.ceil((extent.logical + extent.length) / blockSize) - Math.floor(extent.logical / blockSize),
     flags: flagsOf(extent),
   }));
-  return { path, ino: inode.ino, size: inode.size, allocatedBlocks: vfs.policy.allocatedBlocks(inode), extents };
+  const layout: FileLayout = { path, ino: inode.ino, size: inode.size, allocatedBlocks: vfs.policy.allocatedBlocks(inode), extents };
+  if (withIo) layout.io = { deviceBytesWritten: inode.deviceBytesWritten, cowBlocks: inode.cowBlocks };
+  return layout;
 }
 
 /** Every regular file's layout, sorted by path. */
-export function fileLayouts(vfs: Vfs, blockSize: number): FileLayout[] {
-  return vfs.files().map(([path, inode]) => fileLayout(vfs, path, inode, blockSize));
+export function fileLayouts(vfs: Vfs, blockSize: number, withIo = false): FileLayout[] {
+  return vfs.files().map(([path, inode]) => fileLayout(vfs, path, inode, blockSize, withIo));
 }
 
 /** Files and directories as the image stores them: on-disk extents only (delalloc is memory state). */

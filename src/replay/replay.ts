@@ -151,7 +151,7 @@ export function finish(state: ReplayState, interrupted = false): void {
 /** The result model of a finished run. */
 export function buildResult(state: ReplayState, seconds: number | undefined, metadata: ImageMetadata = buildMetadata(state)): ReplayResult {
   const { options, ctx, vfs } = state;
-  const files = fileLayouts(vfs, ctx.blockSize);
+  const files = fileLayouts(vfs, ctx.blockSize, true);
   let extents = 0;
   for (const file of files) extents += file.extents.length;
   // As the image holds it (after unmount): preallocations are memory state, their blocks are free.

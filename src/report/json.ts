@@ -4,6 +4,7 @@
  * newline, so two deterministic runs produce byte-identical output.
  */
 import { assert } from '../util/assert.js';
+import type { Comparison } from './compare.js';
 import type { ImageSummaryView, VerifyView } from './layout.js';
 import type {
   DeviceStats,
@@ -29,7 +30,7 @@ const DEVICE_STATS_KEYS = [
 ] as const;
 const LATENCY_KEYS = ['count', 'bytes', 'iops', 'mbPerSecond', 'meanUs', 'p50Us', 'p90Us', 'p99Us', 'p999Us', 'maxUs'] as const;
 const THROUGHPUT_KEYS = ['second', 'ops', 'bytesWritten', 'bytesRead', 'meanLatencyUs'] as const;
-const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents'] as const;
+const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents', 'io'] as const;
 const SNAPSHOT_KEYS = ['label', 'source', 'at', 'files'] as const;
 const ERROR_KEYS = ['at', 'op', 'path', 'errno', 'message'] as const;
 const STATS_KEYS = [
@@ -191,6 +192,42 @@ export function toInspectJson(input: InspectJsonInput): string {
       verify,
     },
     ['schemaVersion', 'tool', 'image', 'warnings', 'summary', 'files', 'verify'],
+  );
+  return stringify(tree);
+}
+
+const COMPARISON_KEYS = ['schemaVersion', 'tool', 'trace', 'blockSize', 'deviceSize', 'seed', 'policies', 'files', 'totals', 'errors'] as const;
+const POLICY_FILE_KEYS = ['size', 'extents', 'fragments', 'allocatedBlocks', 'deviceBytesWritten', 'cowBlocks', 'preallocBlocks', 'sharedBlocks'] as const;
+const POLICY_TOTAL_KEYS = [
+  'files', 'extents', 'fragments', 'allocatedBlocks', 'blocksFree', 'deviceBytesWritten', 'writeAmplification', 'cowBlocks',
+  'preallocBlocks', 'sharedBlocks', 'opsFailed', 'simulatedSeconds', 'mbPerSecond',
+] as const;
+
+/**
+ * `compare --json` (docs/json-output.md): files by path, each with one entry
+ * per policy in the order compared (null where the file does not exist);
+ * totals and failed ops per policy. Pure; O(size).
+ */
+export function comparisonToJson(comparison: Comparison): string {
+  const perPolicy = <T extends object>(record: Record<string, T | null>, keys: readonly string[]): JsonObject => {
+    const out: JsonObject = {};
+    for (const policy of comparison.policies) {
+      const entry = record[policy];
+      out[policy] = entry === null || entry === undefined ? null : ordered(entry, keys);
+    }
+    return out;
+  };
+  const errors: JsonObject = {};
+  for (const policy of comparison.policies) errors[policy] = (comparison.errors[policy] ?? []).map(errorJson);
+  const tree = ordered(
+    {
+      ...comparison,
+      policies: [...comparison.policies],
+      files: comparison.files.map((file) => ({ path: file.path, byPolicy: perPolicy(file.byPolicy, POLICY_FILE_KEYS) })),
+      totals: perPolicy(comparison.totals, POLICY_TOTAL_KEYS),
+      errors,
+    },
+    COMPARISON_KEYS,
   );
   return stringify(tree);
 }

@@ -25,6 +25,16 @@ export interface FileLayout {
   /** Blocks allocated to the file (st_blocks in filesystem blocks), past EOF included. */
   allocatedBlocks: number;
   extents: ExtentRecord[];
+  /** What the run wrote for this file (final layouts of a replay only; absent in snapshots and inspect). */
+  io?: FileIoRecord;
+}
+
+/** Per-file write counters of a replay. */
+export interface FileIoRecord {
+  /** Bytes of this file's writeback, direct writes and sub-block zeroing sent to the device. */
+  deviceBytesWritten: number;
+  /** Blocks written out of place over data the file already held on disk (copy-on-write). */
+  cowBlocks: number;
 }
 
 /** A call that failed in the trace: replayed as an attempt; `simErrno` is what the simulation answered (null: it succeeded). */

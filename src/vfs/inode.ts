@@ -27,6 +27,14 @@ export class Inode {
   writerCount = 0;
   /** Hard links from the namespace; an unlinked inode lives until its last close. */
   nlink = 1;
+  /** Bytes this file's writeback, direct writes and sub-block zeroing sent to the device. */
+  deviceBytesWritten = 0;
+  /**
+   * Blocks written out of place over data the file already held on disk: the
+   * policy counts them when it remaps a copy-on-write (XFS end_cow, btrfs
+   * ordered-extent completion replacing an existing extent).
+   */
+  cowBlocks = 0;
   /** Set when fallocate made unwritten space (XFS_DIFLAG_PREALLOC). */
   preallocFlag = false;
   /** Policy-private state. */

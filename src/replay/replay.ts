@@ -21,7 +21,7 @@ import { Prng } from '../util/prng.js';
 import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
 import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, openFlagsOf, outsideRoot, type ReplayState } from './apply.js';
-import { fileLayouts, persistedInodes } from './layouts.js';
+import { fileLayouts, persistedInodes, sharedRefcounts } from './layouts.js';
 import type { ReplayOptions, ReplayOutcome, ReplayProgress } from './types.js';
 
 export const TOOL_NAME = 'iomapsim';
@@ -205,6 +205,7 @@ function sortedCounts(counts: Record<string, number>): Record<string, number> {
 /** What the image keeps of a finished run. */
 export function buildMetadata(state: ReplayState): ImageMetadata {
   const { options, ctx, policy, vfs } = state;
+  const inodes = persistedInodes(vfs, ctx.blockSize);
   return {
     policy: policy.name,
     policyParams: { ...policy.params },
@@ -212,8 +213,8 @@ export function buildMetadata(state: ReplayState): ImageMetadata {
     deviceSize: options.deviceSize,
     seed: options.seed,
     reserved: mergeRuns([...policy.reserved, ...(policy.metadataRuns?.() ?? [])]),
-    inodes: persistedInodes(vfs, ctx.blockSize),
-    refcounts: [],
+    inodes,
+    refcounts: sharedRefcounts(inodes),
     trace: options.traceName,
     opsApplied: state.opsTotal,
   };

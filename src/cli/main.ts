@@ -12,6 +12,7 @@ import type { CliContext, CliIo, CliLive } from './context.js';
 import { compareBuilder, planCompare, runCompare, type CompareArgs } from './compare.js';
 import { CONVERT_TARGETS, planConvert, runConvert, type ConvertArgs } from './convert.js';
 import { exitCodeFor, oneLine, renderError } from './exit.js';
+import { fsckBuilder, runFsck, type FsckArgs } from './fsck.js';
 import { expectArgs, expectOptions } from './expect.js';
 import { runInspect, type InspectArgs } from './inspect.js';
 import { BLOCK_SIZES, FORMAT_CHOICES, resolveDeviceChoice, singleValue } from './options.js';
@@ -36,11 +37,12 @@ type Chosen =
   | { command: 'replay'; args: ReplayArgs; color: boolean | undefined }
   | { command: 'inspect'; args: InspectArgs; color: boolean | undefined }
   | { command: 'compare'; args: CompareArgs; color: boolean | undefined }
+  | { command: 'fsck'; args: FsckArgs; color: boolean | undefined }
   | { command: 'convert'; args: ConvertArgs; color: boolean | undefined }
   | { command: 'validate'; args: ValidateArgs; color: boolean | undefined }
   | { command: 'record'; args: RecordArgs; color: boolean | undefined };
 
-const COMMANDS = ['replay', 'inspect', 'compare', 'convert', 'validate', 'record'] as const;
+const COMMANDS = ['replay', 'inspect', 'compare', 'fsck', 'convert', 'validate', 'record'] as const;
 
 const EXIT_CODES_TEXT = `Exit codes:
   0   success
@@ -263,6 +265,9 @@ function buildParser(argv: readonly string[], policies: readonly string[], choos
     .command('compare <trace>', 'replay a trace under several policies and show the files side by side', (parser) => compareBuilder(parser, policies, EXIT_CODES_TEXT), (args) => {
       choose({ command: 'compare', args: compareArgs(args), color: colorArg(args) });
     })
+    .command('fsck <image>', 'check an image: superblocks, checkpoints, extents, free space, refcounts', (parser) => fsckBuilder(parser, EXIT_CODES_TEXT), (args) => {
+      choose({ command: 'fsck', args: { image: stringArg(args, 'image', 'image'), json: booleanArg(args, 'json') }, color: colorArg(args) });
+    })
     .command('convert <trace>', 'write a trace as iomapsim CSV or .xio', convertBuilder, (args) => {
       choose({ command: 'convert', args: convertArgs(args), color: colorArg(args) });
     })
@@ -321,6 +326,7 @@ async function loadEngine(): Promise<CliEngine> {
 
 async function dispatch(chosen: Chosen, context: CliContext, policies: readonly string[]): Promise<number> {
   if (chosen.command === 'replay') return runReplay(planReplay(chosen.args, context.cwd, policies), context);
+  if (chosen.command === 'fsck') return runFsck(chosen.args, context);
   if (chosen.command === 'compare') return runCompare(planCompare(chosen.args, context.cwd, policies), context);
   if (chosen.command === 'convert') return runConvert(planConvert(chosen.args, context.cwd), context);
   if (chosen.command === 'validate') return runValidate(chosen.args, context);

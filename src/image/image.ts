@@ -453,7 +453,7 @@ function refuseNewer(path: string, decoded: SlotDecode[]): void {
  * Reads and checks the checkpoint `sb` names. Returns the record, null for
  * generation 0 (no checkpoint), or a string saying what is wrong.
  */
-function loadCheckpoint(fd: number, sb: Superblock, fileBytes: number): Uint8Array | null | string {
+export function loadCheckpoint(fd: number, sb: Superblock, fileBytes: number): Uint8Array | null | string {
   if (fileBytes < sb.metaOffset) {
     return `file is ${fileBytes} bytes but its data area ends at ${sb.metaOffset} (truncated)`;
   }

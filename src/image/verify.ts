@@ -197,6 +197,16 @@ interface OwnedExtent {
   extent: PersistedExtent;
 }
 
+/**
+ * The structural checks alone (what fsck runs): device bounds, reserved
+ * overlap, sharing without refcount. At most `maxMismatches`. O(n log n).
+ */
+export function structureMismatches(meta: ImageMetadata, maxMismatches = MAX_MISMATCHES_DEFAULT): VerifyMismatch[] {
+  const log = new MismatchLog(maxMismatches);
+  checkStructure(meta, log);
+  return log.mismatches;
+}
+
 /** Structural checks: device bounds, reserved overlap, sharing without refcount. O(n log n). */
 function checkStructure(meta: ImageMetadata, log: MismatchLog): void {
   const deviceBlocks = Math.floor(meta.deviceSize / meta.blockSize);

@@ -21,7 +21,8 @@ import { Prng } from '../util/prng.js';
 import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
 import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, openFlagsOf, outsideRoot, type ReplayState } from './apply.js';
-import { fileLayouts, persistedInodes, sharedRefcounts } from './layouts.js';
+import { sharedRefcounts } from '../image/refcounts.js';
+import { fileLayouts, persistedInodes } from './layouts.js';
 import type { ReplayOptions, ReplayOutcome, ReplayProgress } from './types.js';
 
 export const TOOL_NAME = 'iomapsim';

@@ -3,7 +3,7 @@
  * (ImageMetadata.refcounts) and inspect/verify read them.
  */
 import type { PersistedInode } from '../../src/image/types.js';
-import { sharedRefcounts } from '../../src/replay/layouts.js';
+import { sharedRefcounts } from '../../src/image/refcounts.js';
 
 describe('sharedRefcounts', () => {
   const file = (ino: number, extents: [number, number, number][]): PersistedInode => ({

@@ -4,12 +4,12 @@
  * file contents against the payload rule (exit 1 on a mismatch).
  */
 import path from 'node:path';
-import { toInspectJson } from '../report/json.js';
+import { writeInspectJson } from '../report/json.js';
 import { layoutsFromPersisted } from '../report/layout.js';
 import { mapStyleFor, renderDeviceMap } from '../report/map.js';
 import type { FileLayout } from '../report/model.js';
 import type { ImageSummaryView, VerifyView } from '../report/layout.js';
-import { renderFileLayouts, renderImageSummary, renderInspect, renderVerify, type TextStyle } from '../report/text.js';
+import { renderImageSummary, renderVerify, writeFileLayouts, writeInspect, type TextStyle } from '../report/text.js';
 import { ImageError, UsageError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { atBoundary, ExitCode } from './exit.js';
@@ -42,16 +42,29 @@ export const METADATA_ONLY_TEXT = 'metadata only (replayed with --no-data): file
  * line under the image line and a verify line saying content was not checked.
  */
 export function renderInspectText(summary: ImageSummaryView, files: readonly FileLayout[], verify: VerifyView | undefined, style: TextStyle, imageName: string): string {
-  if (summary.metadataOnly !== true) return renderInspect(summary, files, verify, style, imageName);
-  // renderInspect's parts, with the data line after the image line (no slicing of a text that may hold a million extents).
+  const chunks: string[] = [];
+  writeInspectText(summary, files, verify, style, imageName, (chunk) => chunks.push(chunk));
+  return chunks.join('');
+}
+
+/** renderInspectText's text handed to `emit` in pieces (layouts of millions of extents never become one string). */
+export function writeInspectText(summary: ImageSummaryView, files: readonly FileLayout[], verify: VerifyView | undefined, style: TextStyle, imageName: string, emit: (chunk: string) => void): void {
+  if (summary.metadataOnly !== true) {
+    writeInspect(summary, files, verify, style, imageName, emit);
+    return;
+  }
+  // writeInspect's parts, with the data line after the image line.
   const header = renderImageSummary(summary, style, imageName);
   const afterImageLine = header.indexOf('\n') + 1;
-  let text = `${header.slice(0, afterImageLine)}${style.label('data:'.padEnd(9))}${METADATA_ONLY_TEXT}\n${header.slice(afterImageLine)}`;
-  if (files.length > 0) text += '\n' + renderFileLayouts(files, summary.blockSize, { policy: summary.policy, deviceBlocks: summary.deviceBlocks });
-  if (verify === undefined) return text;
+  emit(`${header.slice(0, afterImageLine)}${style.label('data:'.padEnd(9))}${METADATA_ONLY_TEXT}\n${header.slice(afterImageLine)}`);
+  if (files.length > 0) {
+    emit('\n');
+    writeFileLayouts(files, summary.blockSize, { policy: summary.policy, deviceBlocks: summary.deviceBlocks }, emit);
+  }
+  if (verify === undefined) return;
   const notChecked = 'content not checked (metadata-only image, replayed with --no-data)';
-  if (!verify.ok) return `${text}\n${renderVerify(verify, style)}         ${notChecked}\n`;
-  return `${text}\n${style.label('verify:'.padEnd(9))}${style.good('structure OK')}, ${verify.files} file${verify.files === 1 ? '' : 's'}; ${notChecked}\n`;
+  if (!verify.ok) emit(`\n${renderVerify(verify, style)}         ${notChecked}\n`);
+  else emit(`\n${style.label('verify:'.padEnd(9))}${style.good('structure OK')}, ${verify.files} file${verify.files === 1 ? '' : 's'}; ${notChecked}\n`);
 }
 
 /** Runs inspect; returns 0, or 1 when --verify found mismatches; throws boundary errors. */
@@ -67,9 +80,9 @@ export async function runInspect(args: InspectArgs, context: CliContext): Promis
     for (const warning of warnings) context.io.stderr(`iomapsim: warning: ${args.image}: ${warning}\n`);
     if (args.json) {
       const input = { image: args.image, warnings, summary, files };
-      context.io.stdout(toInspectJson(verify === undefined ? input : { ...input, verify }));
+      writeInspectJson(verify === undefined ? input : { ...input, verify }, context.io.stdout);
     } else {
-      context.io.stdout(renderInspectText(summary, files, verify, context.style, args.image));
+      writeInspectText(summary, files, verify, context.style, args.image, context.io.stdout);
       if (args.map === true) {
         const input = { files, reserved: metadata.reserved, deviceBlocks: Math.floor(metadata.deviceSize / metadata.blockSize), blockSize: metadata.blockSize };
         context.io.stdout(`\n${renderDeviceMap(input, { style: mapStyleFor(context.style) })}`);

@@ -8,7 +8,7 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NullDevice } from '../device/blockdev.js';
 import { renderHtmlReport } from '../report/html.js';
-import { toJson } from '../report/json.js';
+import { writeJson } from '../report/json.js';
 import { mapStyleFor, renderDeviceMap } from '../report/map.js';
 import type { Expectation } from '../report/diff.js';
 import type { ReplayResult } from '../report/model.js';
@@ -106,7 +106,7 @@ function checkPolicy(policy: string, policies: readonly string[]): string {
   if (!policies.includes(policy)) {
     throw new UsageError(
       `unknown policy '${policy}' (expected one of: ${policies.join(', ')})`,
-      'xfs and btrfs policies are planned; see README "What works today"',
+      'pick one with --policy; `iomapsim compare` runs them all',
     );
   }
   return policy;
@@ -285,7 +285,7 @@ async function discardImage(image: CliImage, imagePath: string): Promise<void> {
 function printResult(result: ReplayResult, metadata: ImageMetadata, plan: ReplayPlan, context: CliContext): void {
   // Text says the image holds no data; JSON keeps `image` a plain path.
   const shown = plan.metadataOnly && result.image !== undefined ? { ...result, image: `${result.image} (metadata only: --no-data)` } : result;
-  if (plan.output === 'json') context.io.stdout(toJson(result));
+  if (plan.output === 'json') writeJson(result, context.io.stdout);
   else if (plan.output === 'quiet') context.io.stdout(renderReplayOneLine(shown));
   else context.io.stdout(renderReplaySummary(shown, context.style));
   if (plan.output === 'text' && plan.reportName !== null) context.io.stdout(`${context.style.label('report:'.padEnd(9))}${plan.reportName}\n`);

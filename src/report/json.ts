@@ -81,12 +81,83 @@ function extentJson(extent: ExtentRecord): JsonObject {
   return { logical: extent.logical, physical: extent.physical, length: extent.length, flags };
 }
 
-function fileJson(file: FileLayout): JsonObject {
-  return ordered({ ...file, extents: file.extents.map(extentJson) }, FILE_KEYS);
+/**
+ * Where the extent lists of a tree being serialised go: with a sink, a
+ * file's `extents` becomes a placeholder string that streamJson replaces by
+ * text written straight from the records (no object per extent); without
+ * one, the extents are built as objects (replayResultJson for callers that
+ * want the tree).
+ */
+interface ExtentSink {
+  lists: (readonly ExtentRecord[])[];
 }
 
-function snapshotJson(snapshot: SnapshotRecord): JsonObject {
-  return ordered({ ...snapshot, files: snapshot.files.map(fileJson) }, SNAPSHOT_KEYS);
+/** A placeholder no JSON string of ours can contain (NUL is escaped by JSON.stringify). */
+const EXTENTS_PLACEHOLDER = '\u0000extents:';
+
+function fileJson(file: FileLayout, sink?: ExtentSink): JsonObject {
+  if (sink === undefined) return ordered({ ...file, extents: file.extents.map(extentJson) }, FILE_KEYS);
+  sink.lists.push(file.extents);
+  return ordered({ ...file, extents: `${EXTENTS_PLACEHOLDER}${sink.lists.length - 1}` }, FILE_KEYS);
+}
+
+function snapshotJson(snapshot: SnapshotRecord, sink?: ExtentSink): JsonObject {
+  return ordered({ ...snapshot, files: snapshot.files.map((file) => fileJson(file, sink)) }, SNAPSHOT_KEYS);
+}
+
+/** Flags of an extent in filefrag order (the JSON order). */
+function sortedFlags(extent: ExtentRecord): readonly ExtentFlagName[] {
+  return extent.flags.length > 1 ? [...extent.flags].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)) : extent.flags;
+}
+
+/** Output is handed on in pieces of about this many characters. */
+const STREAM_CHUNK_CHARS = 1 << 20;
+
+/**
+ * Writes one extent list as JSON.stringify(list, null, 2) would at `indent`
+ * (the indentation of the line holding the `"extents":` key), in chunks.
+ */
+function emitExtents(extents: readonly ExtentRecord[], indent: string, emit: (chunk: string) => void): void {
+  if (extents.length === 0) {
+    emit('[]');
+    return;
+  }
+  const i2 = `${indent}  `;
+  const i4 = `${indent}    `;
+  const i6 = `${indent}      `;
+  let text = '[\n';
+  for (let index = 0; index < extents.length; index++) {
+    const extent = extents[index]!;
+    assert(Number.isFinite(extent.logical) && Number.isFinite(extent.physical) && Number.isFinite(extent.length), 'JSON output holds a non-finite number', { extent });
+    const flags = sortedFlags(extent);
+    const flagsText = flags.length === 0 ? '[]' : `[\n${flags.map((flag) => `${i6}"${flag}"`).join(',\n')}\n${i4}]`;
+    text += `${i2}{\n${i4}"logical": ${extent.logical},\n${i4}"physical": ${extent.physical},\n${i4}"length": ${extent.length},\n${i4}"flags": ${flagsText}\n${i2}}`;
+    text += index === extents.length - 1 ? `\n${indent}]` : ',\n';
+    if (text.length >= STREAM_CHUNK_CHARS) {
+      emit(text);
+      text = '';
+    }
+  }
+  emit(text);
+}
+
+/**
+ * Serialises `tree` (whose extent lists went to `sink`) exactly as
+ * stringify() would, handing the text to `emit` in pieces: memory stays
+ * bounded by the tree without its extents plus one chunk. O(size).
+ */
+function streamJson(tree: JsonObject, sink: ExtentSink, emit: (chunk: string) => void): void {
+  const text = stringify(tree);
+  const pattern = /"\\u0000extents:(\d+)"/g;
+  let from = 0;
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    emit(text.slice(from, match.index));
+    const lineStart = text.lastIndexOf('\n', match.index) + 1;
+    const indent = /^ */.exec(text.slice(lineStart, match.index))![0];
+    emitExtents(sink.lists[Number(match[1])]!, indent, emit);
+    from = match.index + match[0].length;
+  }
+  emit(text.slice(from));
 }
 
 function errorJson(error: OpErrorRecord): JsonObject {
@@ -140,14 +211,14 @@ function stringify(tree: JsonObject): string {
 }
 
 /** The ReplayResult as a plain object with the documented key order (what toJson prints). */
-export function replayResultJson(result: ReplayResult): JsonObject {
+export function replayResultJson(result: ReplayResult, sink?: ExtentSink): JsonObject {
   return ordered(
     {
       ...result,
-      files: result.files.map(fileJson),
-      filesAfterRemount: result.filesAfterRemount?.map(fileJson),
+      files: result.files.map((file) => fileJson(file, sink)),
+      filesAfterRemount: result.filesAfterRemount?.map((file) => fileJson(file, sink)),
       dirs: [...result.dirs],
-      snapshots: result.snapshots.map(snapshotJson),
+      snapshots: result.snapshots.map((snapshot) => snapshotJson(snapshot, sink)),
       errors: result.errors.map(errorJson),
       stats: statsJson(result.stats),
       deviceStats: result.deviceStats === undefined ? undefined : deviceStatsJson(result.deviceStats),
@@ -161,7 +232,15 @@ export function replayResultJson(result: ReplayResult): JsonObject {
  * 2-space indent, trailing newline. Pure; O(size of the result).
  */
 export function toJson(result: ReplayResult): string {
-  return stringify(replayResultJson(result));
+  const chunks: string[] = [];
+  writeJson(result, (chunk) => chunks.push(chunk));
+  return chunks.join('');
+}
+
+/** toJson's text handed to `emit` in pieces (files of millions of extents never become one string). */
+export function writeJson(result: ReplayResult, emit: (chunk: string) => void): void {
+  const sink: ExtentSink = { lists: [] };
+  streamJson(replayResultJson(result, sink), sink, emit);
 }
 
 /** What `inspect --json` prints. */
@@ -176,6 +255,14 @@ export interface InspectJsonInput {
 
 /** `inspect --json`: `{ schemaVersion, tool, image, warnings, summary, files, verify? }` (docs/json-output.md). */
 export function toInspectJson(input: InspectJsonInput): string {
+  const chunks: string[] = [];
+  writeInspectJson(input, (chunk) => chunks.push(chunk));
+  return chunks.join('');
+}
+
+/** toInspectJson's text handed to `emit` in pieces. */
+export function writeInspectJson(input: InspectJsonInput, emit: (chunk: string) => void): void {
+  const sink: ExtentSink = { lists: [] };
   const summary = ordered({ ...input.summary, policyParams: sortedRecord(input.summary.policyParams) }, SUMMARY_KEYS);
   const verify =
     input.verify === undefined
@@ -188,12 +275,12 @@ export function toInspectJson(input: InspectJsonInput): string {
       image: input.image,
       warnings: [...input.warnings],
       summary,
-      files: input.files.map(fileJson),
+      files: input.files.map((file) => fileJson(file, sink)),
       verify,
     },
     ['schemaVersion', 'tool', 'image', 'warnings', 'summary', 'files', 'verify'],
   );
-  return stringify(tree);
+  streamJson(tree, sink, emit);
 }
 
 const COMPARISON_KEYS = ['schemaVersion', 'tool', 'trace', 'blockSize', 'deviceSize', 'seed', 'policies', 'files', 'totals', 'errors'] as const;

@@ -36,8 +36,8 @@ export function layoutFromPersisted(
   assert(blockSize > 0 && (blockSize & (blockSize - 1)) === 0, 'block size must be a power of two', { blockSize });
   assert(inode.kind === 'file', 'layouts are for regular files', { path: inode.path, kind: inode.kind });
   assert(inode.extents.length <= FILE_EXTENTS_MAX, 'too many extents', { count: inode.extents.length });
-  const sorted = [...inode.extents].sort((a, b) => a.logical - b.logical);
-  const extents: ExtentRecord[] = [];
+  const sorted = isSortedByLogical(inode.extents) ? inode.extents : [...inode.extents].sort((a, b) => a.logical - b.logical);
+  const extents: ExtentRecord[] = new Array<ExtentRecord>(sorted.length);
   let allocatedBlocks = 0;
   let previousEnd = 0;
   for (let index = 0; index < sorted.length; index++) {
@@ -45,21 +45,48 @@ export function layoutFromPersisted(
     assert(extent.length > 0, 'persisted extent must not be empty', { path: inode.path, extent });
     assert(extent.logical >= previousEnd, 'persisted extents must not overlap', { path: inode.path, extent });
     previousEnd = extent.logical + extent.length;
-    const flags: ExtentFlagName[] = [];
-    if (extent.unwritten) flags.push('unwritten');
-    if (isShared(extent.physical, extent.length, refcounts)) flags.push('shared');
-    if (index === sorted.length - 1) flags.push('last');
-    extents.push({ logical: extent.logical, physical: extent.physical, length: extent.length, flags });
+    const mask = (extent.unwritten ? 1 : 0) | (isShared(extent.physical, extent.length, refcounts) ? 2 : 0) | (index === sorted.length - 1 ? 4 : 0);
+    extents[index] = { logical: extent.logical, physical: extent.physical, length: extent.length, flags: FLAG_SETS[mask]! };
     allocatedBlocks += extent.length;
   }
   return { path: inode.path, ino: inode.ino, size: inode.size, allocatedBlocks, extents };
 }
 
-/** Whether any block of [startBlock, startBlock + blockCount) lies in a refcount run above one. */
+/**
+ * The flag lists a persisted extent can have, by mask (1 unwritten, 2 shared,
+ * 4 last), shared between records: a million extents need no million arrays.
+ * Frozen, so a caller that tries to change one fails loudly.
+ */
+const FLAG_SETS: readonly ExtentFlagName[][] = Array.from({ length: 8 }, (_, mask) => {
+  const flags: ExtentFlagName[] = [];
+  if (mask & 1) flags.push('unwritten');
+  if (mask & 2) flags.push('shared');
+  if (mask & 4) flags.push('last');
+  return Object.freeze(flags) as ExtentFlagName[];
+});
+
+function isSortedByLogical(extents: readonly PersistedInode['extents'][number][]): boolean {
+  for (let index = 1; index < extents.length; index++) if (extents[index]!.logical < extents[index - 1]!.logical) return false;
+  return true;
+}
+
+/**
+ * Whether any block of [startBlock, startBlock + blockCount) lies in a refcount
+ * run above one. Runs are sorted and disjoint (metadataProblem): O(log runs).
+ */
 function isShared(startBlock: number, blockCount: number, refcounts: readonly RefcountRun[]): boolean {
+  if (refcounts.length === 0) return false;
   const endBlock = startBlock + blockCount;
-  for (const run of refcounts) {
-    if (run.refcount > 1 && run.start < endBlock && run.start + run.length > startBlock) return true;
+  let low = 0;
+  let high = refcounts.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const run = refcounts[mid]!;
+    if (run.start + run.length <= startBlock) low = mid + 1;
+    else high = mid;
+  }
+  for (let index = low; index < refcounts.length && refcounts[index]!.start < endBlock; index++) {
+    if (refcounts[index]!.refcount > 1) return true;
   }
   return false;
 }

@@ -123,8 +123,27 @@ function filefragRow(
  * discontinuities the way filefrag_fiemap does. Every line ends in "\n". O(extents).
  */
 export function renderFileLayout(file: FileLayout, blockSize: number, options: FileLayoutTextOptions = {}): string {
+  const chunks: string[] = [];
+  writeFileLayout(file, blockSize, options, (chunk) => chunks.push(chunk));
+  return chunks.join('');
+}
+
+/** Text is handed on in pieces of about this many characters. */
+const TEXT_CHUNK_CHARS = 1 << 20;
+
+/** renderFileLayout's text handed to `emit` in pieces (a file of millions of extents never becomes one string). */
+export function writeFileLayout(file: FileLayout, blockSize: number, options: FileLayoutTextOptions, emit: (chunk: string) => void): void {
   assert(blockSize > 0, 'block size must be positive', { blockSize });
-  const lines: string[] = [];
+  let text = '';
+  const lines = {
+    push(line: string): void {
+      text += `${line}\n`;
+      if (text.length >= TEXT_CHUNK_CHARS) {
+        emit(text);
+        text = '';
+      }
+    },
+  };
   if (options.filesystemHeader ?? true) {
     const policy = options.policy ?? 'ext4';
     lines.push(`Filesystem type is: ${FILESYSTEM_MAGIC[policy] ?? policy}`);
@@ -154,14 +173,19 @@ export function renderFileLayout(file: FileLayout, blockSize: number, options: F
     previous = extent;
   });
   lines.push(`${file.path}: ${fragments === 1 ? '1 extent' : `${fragments} extents`} found`);
-  return lines.map((line) => `${line}\n`).join('');
+  emit(text);
 }
 
 /** Renders several layouts like `filefrag -v a b c`: the filesystem line once, then each file. */
 export function renderFileLayouts(files: readonly FileLayout[], blockSize: number, options: FileLayoutTextOptions = {}): string {
-  return files
-    .map((file, index) => renderFileLayout(file, blockSize, { ...options, filesystemHeader: index === 0 && (options.filesystemHeader ?? true) }))
-    .join('');
+  const chunks: string[] = [];
+  writeFileLayouts(files, blockSize, options, (chunk) => chunks.push(chunk));
+  return chunks.join('');
+}
+
+/** renderFileLayouts's text handed to `emit` in pieces. */
+export function writeFileLayouts(files: readonly FileLayout[], blockSize: number, options: FileLayoutTextOptions, emit: (chunk: string) => void): void {
+  files.forEach((file, index) => writeFileLayout(file, blockSize, { ...options, filesystemHeader: index === 0 && (options.filesystemHeader ?? true) }, emit));
 }
 
 /** "4194304 bytes (4.0 MiB)": exact bytes, then a binary-unit rounding for the eye. */
@@ -360,10 +384,24 @@ export function renderInspect(
   style: TextStyle = plainStyle,
   imagePath?: string,
 ): string {
-  let text = renderImageSummary(summary, style, imagePath);
+  const chunks: string[] = [];
+  writeInspect(summary, files, verify, style, imagePath, (chunk) => chunks.push(chunk));
+  return chunks.join('');
+}
+
+/** renderInspect's text handed to `emit` in pieces. */
+export function writeInspect(
+  summary: ImageSummaryView,
+  files: readonly FileLayout[],
+  verify: VerifyView | undefined,
+  style: TextStyle,
+  imagePath: string | undefined,
+  emit: (chunk: string) => void,
+): void {
+  emit(renderImageSummary(summary, style, imagePath));
   if (files.length > 0) {
-    text += '\n' + renderFileLayouts(files, summary.blockSize, { policy: summary.policy, deviceBlocks: summary.deviceBlocks });
+    emit('\n');
+    writeFileLayouts(files, summary.blockSize, { policy: summary.policy, deviceBlocks: summary.deviceBlocks }, emit);
   }
-  if (verify !== undefined) text += '\n' + renderVerify(verify, style);
-  return text;
+  if (verify !== undefined) emit('\n' + renderVerify(verify, style));
 }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
+import { listPolicies } from '../../src/fs/registry.js';
 import { seedFromTraceName } from '../../src/cli/options.js';
 import type { ExtentRecord, FileLayout, ReplayResult } from '../../src/report/model.js';
 import { capture, removeTempDirs, tempDir } from './fake.js';
@@ -136,7 +137,7 @@ describe('failures', () => {
   test('unknown policy: exit 2', async () => {
     const { code, stderr } = await cli(['replay', 'demo.xio', '--policy', 'zfs']);
     expect(code).toBe(2);
-    expect(stderr.split('\n')[0]).toBe("iomapsim: unknown policy 'zfs' (expected one of: ext4)");
+    expect(stderr.split('\n')[0]).toBe(`iomapsim: unknown policy 'zfs' (expected one of: ${listPolicies().join(', ')})`);
     expect(fs.existsSync(path.join(cwd, 'demo.img'))).toBe(false);
   });
 });

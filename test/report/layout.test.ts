@@ -33,8 +33,9 @@ describe('layoutFromPersisted', () => {
 
   test('shared when a block has a refcount above one', () => {
     const layout = layoutFromPersisted(inode('f', fragExtents), 4096, [
-      { start: 39430, length: 2, refcount: 2 },
+      // Sorted and disjoint, as metadataProblem requires of an image's refcounts.
       { start: 33024, length: 1, refcount: 1 },
+      { start: 39430, length: 2, refcount: 2 },
     ]);
     expect(layout.extents[0]!.flags).toEqual(['shared']);
     expect(layout.extents[2]!.flags).toEqual([]);

@@ -3,7 +3,9 @@
  * checked at load. A new policy is one folder and one line here.
  */
 import { PolicyError } from '../util/errors.js';
+import { createBtrfsPolicy } from './btrfs/policy.js';
 import { createExt4Policy } from './ext4/policy.js';
+import { createXfsPolicy } from './xfs/policy.js';
 import { POLICY_INTERFACE_VERSION, type FsPolicy, type PolicyFactory, type PolicyOptions } from './types.js';
 
 interface Registration {
@@ -21,6 +23,8 @@ export function registerPolicy(name: string, summary: string, factory: PolicyFac
 }
 
 registerPolicy('ext4', 'ext4: delalloc, unwritten writeback (dioread_nolock), mballoc groups and preallocation', createExt4Policy);
+registerPolicy('xfs', 'xfs: allocation groups, delalloc with speculative EOF preallocation, unwritten writeback, reflink with a CoW fork', createXfsPolicy);
+registerPolicy('btrfs', 'btrfs: copy-on-write extents with bookends, delalloc, inline small files, prealloc nocow, reflink, size-class block groups', createBtrfsPolicy);
 
 export function listPolicies(): string[] {
   return registrations.map((entry) => entry.name);

@@ -71,6 +71,11 @@ export interface FsPolicy {
 
   /** The fs's O_DIRECT write_iter (alignment rules, fallbacks). */
   directWrite(host: FsHost, inode: Inode, pos: number, length: number, source: WriteSource): DirectWriteResult;
+  /**
+   * Optional: the fs's checks before a buffered write of [pos, pos+length) (xfs_file_write_checks:
+   * zero the range between the old EOF and pos). Called by the VFS before the page-cache write.
+   */
+  bufferedWriteChecks?(host: FsHost, inode: Inode, pos: number, length: number): void;
   /** fallocate(2). Throws ErrnoError (EOPNOTSUPP, EINVAL, ENOSPC). */
   fallocate(host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void;
   /** Truncate to `newSize` (the setattr path): zero the partial block, free blocks past it. */
@@ -85,6 +90,11 @@ export interface FsPolicy {
   freeInode(host: FsHost, inode: Inode): void;
   /** Device blocks of per-file metadata (extent-tree blocks): fs metadata in the image, not free. */
   metadataRuns?(): BlockRun[];
+  /**
+   * Optional: bytes at the start of the file that live inline in the fs's metadata
+   * (btrfs inline extents), not in any data extent; 0 or absent when none.
+   */
+  inlineBytes?(inode: Inode): number;
   /** Blocks allocated to the inode (st_blocks in fs blocks): data, past-EOF and reservations that count. */
   allocatedBlocks(inode: Inode): number;
   /** Policy-wide invariants (free space adds up against every inode's extents). */

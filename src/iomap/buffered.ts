@@ -11,12 +11,21 @@ import type { Inode } from '../vfs/inode.js';
 import { doneOrThrow, iomapIterate, type IomapIter } from './iter.js';
 import type { IomapOps } from './ops.js';
 import { copyFromSource, ZERO_SOURCE, type WriteSource } from './source.js';
-import { IomapFlag, IomapOp, IomapType } from './types.js';
+import { IomapFlag, IomapOp, IomapType, type Iomap } from './types.js';
 
 /** iomap_block_needs_zeroing: fill with zeroes instead of reading the source. */
 function blockNeedsZeroing(iter: IomapIter, blockPos: number): boolean {
   const src = iter.srcmap;
   return src.type !== IomapType.Mapped || (src.flags & IomapFlag.New) !== 0 || blockPos >= iter.inode.size;
+}
+
+/** iomap_read_inline_data: the bytes of an inline mapping for `dst` at file offset `pos`, zeroes past them. */
+export function copyInlineData(map: Iomap, pos: number, dst: Uint8Array): void {
+  dst.fill(0);
+  const data = map.inlineData;
+  if (!data) return;
+  const from = pos - map.offset;
+  if (from < data.length) dst.set(data.subarray(Math.max(0, from), Math.min(data.length, from + dst.length)), Math.max(0, -from));
 }
 
 /** Fills block `block` of `page` from the source map or with zeroes, and marks it uptodate. */
@@ -25,7 +34,10 @@ function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): 
   const offsetInPage = block * blockSize;
   const blockPos = page.index * PAGE_SIZE + offsetInPage;
   const dst = page.data.subarray(offsetInPage, offsetInPage + blockSize);
-  if (blockNeedsZeroing(iter, blockPos)) {
+  if (iter.srcmap.type === IomapType.Inline) {
+    // Inline data lives in the fs's metadata: copied, never read from the data area.
+    if (!ctx.dataless) copyInlineData(iter.srcmap, blockPos, dst);
+  } else if (blockNeedsZeroing(iter, blockPos)) {
     dst.fill(0);
   } else {
     const src = iter.srcmap;
@@ -110,8 +122,7 @@ export function iomapFileBufferedWrite(ctx: FsContext, inode: Inode, pos: number
 
 /** iomap_read_folio_iter: fill the not-uptodate blocks of each page in the span. */
 function readIter(ctx: FsContext, iter: IomapIter): number {
-  const { inode, iomap } = iter;
-  if (iomap.type === IomapType.Inline) throw new ErrnoError(Errno.EIO, 'inline read');
+  const { inode } = iter;
   const blockSize = ctx.blockSize;
   let pos = iter.pos;
   const end = iter.pos + iter.length;
@@ -186,7 +197,10 @@ function zeroIter(ctx: FsContext, iter: IomapIter, flush: RangeFlusher): number 
     iter.iomap.flags |= IomapFlag.Stale;
     return 0;
   }
-  return writeIter(ctx, iter, ZERO_SOURCE);
+  const done = writeIter(ctx, iter, ZERO_SOURCE);
+  // The cache holds the zeroes now: a flush later in this zero range must copy zeroes to the on-disk view too.
+  iter.inode.content.zero(iter.pos, done);
+  return done;
 }
 
 /** iomap_zero_range: make [pos, pos+length) read as zeroes without allocating. */

@@ -8,6 +8,7 @@ import { Errno, ErrnoError } from '../util/errno.js';
 import { PAGE_SIZE } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
+import { copyInlineData } from './buffered.js';
 import { iomapIterate, type IomapIter } from './iter.js';
 import type { DioOps, IomapOps } from './ops.js';
 import { contentOf, copyFromSource, type WriteSource } from './source.js';
@@ -101,6 +102,8 @@ function dioReadIter(ctx: FsContext, iter: IomapIter, dst: Uint8Array | undefine
   const out = dst.subarray(iter.pos - base, iter.pos - base + iter.length);
   if (iomap.type === IomapType.Mapped) {
     if (!ctx.dataless) ctx.device.read(addr, out);
+  } else if (iomap.type === IomapType.Inline) {
+    copyInlineData(iomap, iter.pos, out);
   } else {
     out.fill(0);
   }

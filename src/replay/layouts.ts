@@ -48,6 +48,9 @@ export function persistedInodes(vfs: Vfs, blockSize: number): PersistedInode[] {
     const extents = [];
     const content: ContentRange[] = [];
     const sizeOnDisk = inode.diskSize;
+    // Inline data (kept in the fs's metadata, no extent) is part of the file's on-disk content too.
+    const inlineEnd = Math.min(vfs.policy.inlineBytes?.(inode) ?? 0, sizeOnDisk);
+    if (inlineEnd > 0) content.push(...inode.diskContent.rangesIn(0, inlineEnd));
     for (const extent of inode.data.all()) {
       if (extent.state === ExtentState.Delalloc) continue;
       extents.push({ logical: extent.startBlock, physical: extent.physBlock, length: extent.blockCount, unwritten: extent.state === ExtentState.Unwritten });

@@ -20,6 +20,10 @@ export class EngineStats {
   blocksFreed = 0;
   unwrittenConversions = 0;
   dioFallbackBytes = 0;
+  /** Bytes of data checksums the fs computed for data it wrote (btrfs: 4 bytes of crc32c per sector). */
+  checksumBytes = 0;
+  /** Bytes of metadata (tree) blocks the fs wrote at commits and log syncs, reported as requests only. */
+  metadataBytesWritten = 0;
 }
 
 export interface FsContext {

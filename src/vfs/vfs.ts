@@ -220,6 +220,7 @@ export class Vfs implements FsHost {
       const direct = this.policy.directWrite(this, inode, pos, length, source);
       result = { written: direct.direct + direct.buffered, direct: direct.direct, fallback: direct.buffered };
     } else {
+      this.policy.bufferedWriteChecks?.(this, inode, pos, length);
       const written = iomapFileBufferedWrite(this.ctx, inode, pos, length, source, this.policy.bufferedOps);
       result = { written, direct: 0, fallback: 0 };
     }
@@ -422,6 +423,7 @@ export class Vfs implements FsHost {
     if (span === 0) return 0;
     const data = new Uint8Array(span);
     iomapBufferedRead(this.ctx, src.inode, from, span, this.policy.readOps, data);
+    this.policy.bufferedWriteChecks?.(this, dst.inode, to, span);
     const written = iomapFileBufferedWrite(this.ctx, dst.inode, to, span, { kind: 'buffer', data, fileOffset: to }, this.policy.bufferedOps);
     dst.inode.content.copyFrom(src.inode.content, from, to, written);
     if (srcOffset === null) src.pos = from + written;

@@ -1,8 +1,10 @@
 /**
  * `xfs_io -c "fiemap -v"` on a still-open file (cases 05 and 22) writes the file
  * back first (FIEMAP_FLAG_SYNC); the kernel's answer is in the step's stdout.
- * The replay's `fiemap` snapshot must give the same extents, flags and, on ext4,
- * the same physical blocks. Parsed from xfs_io's table (512-byte units).
+ * The replay's `fiemap` snapshot must give the same extents, flags and
+ * physical blocks, on every filesystem (XFS: written data plus the unwritten
+ * post-EOF preallocation). Parsed from xfs_io's table (512-byte units;
+ * btrfs prints its logical addresses there).
  */
 import { readFileSync } from 'node:fs';
 import { replay } from '../../src/replay/replay.js';
@@ -30,12 +32,14 @@ function parseFiemap(stdout: string): Row[] {
 
 const cases = corpusPresent() ? listCases().filter((corpusCase) => !corpusCase.needsStrace && readFileSync(corpusCase.xioPath, 'utf8').includes('fiemap')) : [];
 
-test.each(cases.map((corpusCase) => [corpusCase.name, corpusCase] as const))('%s: fiemap of the open file matches the kernel', async (_name, corpusCase) => {
-  const truth = JSON.parse(readFileSync(truthPath('ext4', corpusCase.name), 'utf8')) as { steps: { text: string; stdout: string }[] };
+const rows = ['ext4', 'xfs', 'btrfs'].flatMap((policy) => cases.map((corpusCase) => [policy, corpusCase.name, corpusCase] as const));
+
+test.each(rows)('%s %s: fiemap of the open file matches the kernel', async (policy, _name, corpusCase) => {
+  const truth = JSON.parse(readFileSync(truthPath(policy, corpusCase.name), 'utf8')) as { steps: { text: string; stdout: string }[] };
   const step = truth.steps.find((candidate) => candidate.text.includes('fiemap'))!;
   const kernel = parseFiemap(step.stdout);
   expect(kernel.length).toBeGreaterThan(0);
-  const { result } = await replay(readXio(corpusCase.xioPath), { policy: 'ext4', blockSize: 4096, deviceSize: 1 << 30, seed: 1, traceName: corpusCase.name, finalSync: true, deterministic: true });
+  const { result } = await replay(readXio(corpusCase.xioPath), { policy, blockSize: 4096, deviceSize: 1 << 30, seed: 1, traceName: corpusCase.name, finalSync: true, deterministic: true });
   const snapshot = result.snapshots.find((candidate) => candidate.source === 'fiemap')!;
   const sim = snapshot.files[0]!.extents.map((extent) => ({ logical: extent.logical, physical: extent.physical, length: extent.length, unwritten: extent.flags.includes('unwritten') }));
   expect(sim).toEqual(kernel);

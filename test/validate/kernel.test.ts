@@ -69,10 +69,15 @@ test('a missing trace fails before anything is mounted (exit 3)', async () => {
 });
 
 describe('on the real kernel', () => {
-  mountTest('validate --policy xfs: not implemented in the simulator yet', async () => {
+  mountTest('validate --policy xfs: demo.xio matches the kernel block for block, preallocation included', async () => {
     const result = await run(['validate', 'traces/demo.xio', '--policy', 'xfs']);
-    expect(result.code).toBe(2);
-    expect(result.stderr.split('\n')[0]).toBe('iomapsim: policy xfs not implemented yet (issue 3)');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^validate traces\/demo\.xio on xfs: kernel \S+ \(xio-lines\), simulator policy xfs/);
+    expect(result.stdout).toContain('score: logical 100% of 1122 blocks');
+    const sim = /sim {4}(\[0\+32\]@\d+:u \[32\+16\]@\d+ \[48\+80\]@\d+:u)/.exec(result.stdout);
+    const kernel = /kernel (\[0\+32\]@\d+:u \[32\+16\]@\d+ \[48\+80\]@\d+:u)/.exec(result.stdout);
+    expect(sim?.[1]).toBe(kernel?.[1]);
   });
 
   mountTest('validate demo.xio on ext4: every layout matches, per-file diff printed', async () => {
@@ -84,17 +89,16 @@ describe('on the real kernel', () => {
     expect(result.stdout).toMatch(/sim {4}\[0\+32\]@\d+:u \[32\+16\]@\d+ \[48\+80\]@\d+:u/);
   });
 
-  mountTest('validate --policy all --json: ext4 scored, the unimplemented policies skipped with the reason', async () => {
+  mountTest('validate --policy all --json: ext4, xfs and btrfs scored, none skipped', async () => {
     const result = await run(['validate', 'traces/demo.xio', '--policy', 'all', '--json']);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout) as { policies: { policy: string; logicalMatch: boolean; score: { logicalBlockPercent: number; files: number } }[]; skipped: { policy: string; reason: string }[] };
-    expect(json.policies.map((policy) => policy.policy)).toEqual(['ext4']);
-    expect(json.policies[0]!.logicalMatch).toBe(true);
-    expect(json.policies[0]!.score).toMatchObject({ logicalBlockPercent: 100, files: 5 });
-    expect(json.skipped).toEqual([
-      { policy: 'xfs', reason: 'policy xfs not implemented yet (issue 3)' },
-      { policy: 'btrfs', reason: 'policy btrfs not implemented yet (issue 3)' },
-    ]);
+    expect(json.policies.map((policy) => policy.policy)).toEqual(['ext4', 'xfs', 'btrfs']);
+    for (const policy of json.policies) {
+      expect([policy.policy, policy.logicalMatch]).toEqual([policy.policy, true]);
+      expect(policy.score).toMatchObject({ logicalBlockPercent: 100, files: 5 });
+    }
+    expect(json.skipped).toEqual([]);
   });
 
   mountTest('validate a CSV trace: the syscall replayer (O_DIRECT, O_APPEND, fallocate, rename, truncate) matches the final layouts', async () => {

@@ -91,10 +91,11 @@ export interface FsPolicy {
   /** Device blocks of per-file metadata (extent-tree blocks): fs metadata in the image, not free. */
   metadataRuns?(): BlockRun[];
   /**
-   * Optional: bytes at the start of the file that live inline in the fs's metadata
-   * (btrfs inline extents), not in any data extent; 0 or absent when none.
+   * Optional: the file's data held inline in the fs's metadata (btrfs inline
+   * extents) from offset 0, not in any data extent: its length and, unless the
+   * run keeps no data, its bytes. Undefined when the file has none.
    */
-  inlineBytes?(inode: Inode): number;
+  inlineData?(inode: Inode): { lengthBytes: number; bytes: Uint8Array | undefined } | undefined;
   /** Blocks allocated to the inode (st_blocks in fs blocks): data, past-EOF and reservations that count. */
   allocatedBlocks(inode: Inode): number;
   /** Policy-wide invariants (free space adds up against every inode's extents). */

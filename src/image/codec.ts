@@ -18,6 +18,8 @@ import type {
 
 /** Last u32 of every body: "MEND" read as little-endian ASCII. */
 export const BODY_END_MARKER = 0x444e454d;
+/** Since 1.2: "INLN", the optional inline-data section between the inodes and the end marker. */
+export const INLINE_SECTION_MARKER = 0x4e4c4e49;
 
 const KIND_FILE = 0;
 const KIND_DIR = 1;
@@ -227,6 +229,7 @@ export function encodeMetadata(meta: ImageMetadata): Uint8Array {
   writer.u32Column(meta.refcounts.length, (i) => (meta.refcounts[i] as RefcountRun).refcount);
   writer.u32(meta.inodes.length);
   for (const inode of meta.inodes) writeInode(writer, inode);
+  writeInlineSection(writer, meta.inodes);
   writer.u32(BODY_END_MARKER);
   return writer.finish();
 }
@@ -235,9 +238,49 @@ export function encodeMetadata(meta: ImageMetadata): Uint8Array {
 function estimateBodyBytes(meta: ImageMetadata): number {
   let bytes = 1024 + (meta.reserved.length + meta.refcounts.length) * 20 + meta.trace.length * 3;
   for (const inode of meta.inodes) {
-    bytes += 64 + inode.path.length * 3 + inode.extents.length * 25 + inode.content.length * 42;
+    bytes += 64 + inode.path.length * 3 + inode.extents.length * 25 + inode.content.length * 42 + (inode.inline === undefined ? 0 : 32 + inode.inline.lengthBytes);
   }
   return bytes;
+}
+
+/**
+ * The inline section (only when some inode has inline data): marker, count,
+ * then columns of inode index, length and has-bytes, then the bytes of each
+ * inline that has them, in order.
+ */
+function writeInlineSection(writer: BodyWriter, inodes: readonly PersistedInode[]): void {
+  const indexes: number[] = [];
+  inodes.forEach((inode, index) => {
+    if (inode.inline !== undefined) indexes.push(index);
+  });
+  if (indexes.length === 0) return;
+  writer.u32(INLINE_SECTION_MARKER);
+  writer.u32(indexes.length);
+  writer.f64Column(indexes.length, (i) => indexes[i]!);
+  writer.f64Column(indexes.length, (i) => inodes[indexes[i]!]!.inline!.lengthBytes);
+  writer.u8Column(indexes.length, (i) => (inodes[indexes[i]!]!.inline!.bytes === undefined ? 0 : 1));
+  for (const index of indexes) {
+    const bytes = inodes[index]!.inline!.bytes;
+    if (bytes !== undefined) writer.u8Column(bytes.length, (i) => bytes[i]!);
+  }
+}
+
+/** Reads the inline section into `inodes` (after its marker was read). */
+function readInlineSection(reader: BodyReader, inodes: PersistedInode[]): void {
+  const count = reader.u32('inline count');
+  reader.need(count * 17, `${count} inline records`);
+  const indexes = reader.f64Column(count, 'inline inode column');
+  const lengths = reader.f64Column(count, 'inline length column');
+  const hasBytes = reader.u8Column(count, 'inline has-bytes column');
+  for (let i = 0; i < count; i++) {
+    const index = indexes[i]!;
+    const lengthBytes = lengths[i]!;
+    const inode = Number.isSafeInteger(index) ? inodes[index] : undefined;
+    if (inode === undefined || inode.inline !== undefined) throw new BodyDecodeError(`inline record ${i}: inode index ${index} is not a distinct inode of this body`);
+    if (!Number.isSafeInteger(lengthBytes) || lengthBytes <= 0) throw new BodyDecodeError(`inline record ${i}: length ${lengthBytes} is not a positive count`);
+    if (hasBytes[i]! > 1) throw new BodyDecodeError(`inline record ${i}: has-bytes flag is ${hasBytes[i]}, expected 0 or 1`);
+    inode.inline = hasBytes[i] === 1 ? { lengthBytes, bytes: reader.u8Column(lengthBytes, `inline record ${i} bytes`).slice() } : { lengthBytes };
+  }
 }
 
 function writeRuns(writer: BodyWriter, runs: readonly BlockRun[]): void {
@@ -312,7 +355,11 @@ export function decodeMetadata(body: Uint8Array): ImageMetadata {
   reader.need(inodeCount * 29, `${inodeCount} inodes`);
   const inodes: PersistedInode[] = [];
   for (let i = 0; i < inodeCount; i++) inodes.push(readInode(reader, i));
-  const marker = reader.u32('end marker');
+  let marker = reader.u32('end marker');
+  if (marker === INLINE_SECTION_MARKER) {
+    readInlineSection(reader, inodes);
+    marker = reader.u32('end marker');
+  }
   if (marker !== BODY_END_MARKER) throw new BodyDecodeError(`end marker is 0x${marker.toString(16)}, expected 0x${BODY_END_MARKER.toString(16)}`);
   if (reader.remaining !== 0) throw new BodyDecodeError(`${reader.remaining} bytes after the end marker`);
   return { policy, policyParams, blockSize, deviceSize, seed, reserved, inodes, refcounts, trace, opsApplied };

@@ -14,15 +14,21 @@ export const CHECKPOINT_MAGIC = 'IMSCKPT1';
 /** The major format version this code writes and the newest it reads. */
 export const IMAGE_FORMAT_VERSION = 1;
 /** Minor version written (1.1 defines IMAGE_FLAG_METADATA_ONLY); readers accept any minor of a major they know. */
-export const IMAGE_FORMAT_MINOR = 1;
+export const IMAGE_FORMAT_MINOR = 2;
 /**
  * Incompatible-feature flag (since 1.1): the data area holds no file data
  * (`replay --no-data`); only the metadata is meaningful. Incompatible because
  * a 1.0 reader would "verify" such an image as all zeros and call it OK.
  */
 export const IMAGE_FLAG_METADATA_ONLY = 0x1;
+/**
+ * Since 1.2: some file keeps data inline in the metadata (the checkpoint's
+ * inline section). Incompatible because a 1.1 reader would take the inline
+ * bytes for a hole and report the file as damaged.
+ */
+export const IMAGE_FLAG_INLINE_DATA = 0x2;
 /** Incompatible-feature flag bits this reader understands; any other set bit refuses the image as 'version'. */
-export const IMAGE_FLAGS_KNOWN = IMAGE_FLAG_METADATA_ONLY;
+export const IMAGE_FLAGS_KNOWN = IMAGE_FLAG_METADATA_ONLY | IMAGE_FLAG_INLINE_DATA;
 
 /** Bytes of the header region; the data area starts here. */
 export const HEADER_REGION_BYTES = 65536;

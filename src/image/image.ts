@@ -22,6 +22,7 @@ import {
   encodeSuperblock,
   HEADER_REGION_BYTES,
   IMAGE_CREATED_BY,
+  IMAGE_FLAG_INLINE_DATA,
   IMAGE_FLAG_METADATA_ONLY,
   IMAGE_FORMAT_MINOR,
   IMAGE_FORMAT_VERSION,
@@ -263,6 +264,7 @@ export class ImageFile implements BlockDevice {
     const checkpointOffset = chooseCheckpointOffset(this.current, record.length);
     const next: Superblock = {
       ...this.current,
+      flags: meta.inodes.some((inode) => inode.inline !== undefined) ? this.current.flags | IMAGE_FLAG_INLINE_DATA : this.current.flags & ~IMAGE_FLAG_INLINE_DATA,
       generation,
       checkpointOffset,
       checkpointLength: record.length,

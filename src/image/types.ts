@@ -28,6 +28,13 @@ export interface PersistedExtent {
   unwritten: boolean;
 }
 
+/** File data kept in the filesystem's metadata (a btrfs inline extent): bytes [0, lengthBytes) of the file. */
+export interface PersistedInline {
+  lengthBytes: number;
+  /** The bytes as stored; absent in a metadata-only image (replay --no-data). */
+  bytes?: Uint8Array;
+}
+
 export interface PersistedInode {
   ino: number;
   /** Path relative to the trace root. */
@@ -37,6 +44,8 @@ export interface PersistedInode {
   extents: PersistedExtent[];
   /** Expected content of the file (files only). */
   content: ContentRange[];
+  /** Inline data from offset 0 (files only; no extent maps those bytes). */
+  inline?: PersistedInline;
 }
 
 /** A run of device blocks, in filesystem blocks. */

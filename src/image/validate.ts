@@ -41,7 +41,7 @@ export function metadataProblem(meta: ImageMetadata): string | undefined {
     const refcount = (meta.refcounts[i] as RefcountRun).refcount;
     if (!isPositiveCount(refcount) || refcount > 0xffffffff) return `refcount run ${i}: refcount ${refcount} is not in [1, 2^32)`;
   }
-  return inodesProblem(meta.inodes, deviceBlocks);
+  return inodesProblem(meta.inodes, deviceBlocks, meta.blockSize);
 }
 
 function policyParamsProblem(params: ImageMetadata['policyParams']): string | undefined {
@@ -66,7 +66,7 @@ function runsProblem(what: string, runs: readonly BlockRun[], deviceBlocks: numb
   return undefined;
 }
 
-function inodesProblem(inodes: readonly PersistedInode[], deviceBlocks: number): string | undefined {
+function inodesProblem(inodes: readonly PersistedInode[], deviceBlocks: number, blockSize: number): string | undefined {
   const seen = new Set<number>();
   for (const inode of inodes) {
     const where = `inode ${inode.ino} (${JSON.stringify(inode.path)})`;
@@ -83,7 +83,20 @@ function inodesProblem(inodes: readonly PersistedInode[], deviceBlocks: number):
     if (extentProblem !== undefined) return `${where}: ${extentProblem}`;
     const contentProblem = contentRangesProblem(inode.content);
     if (contentProblem !== undefined) return `${where}: ${contentProblem}`;
+    const inlineProblem = inode.inline === undefined ? undefined : inlineDataProblem(inode, blockSize);
+    if (inlineProblem !== undefined) return `${where}: ${inlineProblem}`;
   }
+  return undefined;
+}
+
+/** Inline data: a file's, a positive length within one block, bytes (when kept) of that length, no extent over them. */
+function inlineDataProblem(inode: PersistedInode, blockSize: number): string | undefined {
+  const inline = inode.inline!;
+  if (inode.kind !== 'file') return 'a directory has inline data';
+  if (!isPositiveCount(inline.lengthBytes) || inline.lengthBytes > blockSize) return `inline length ${inline.lengthBytes} is not in [1, ${blockSize}]`;
+  if (inline.bytes !== undefined && inline.bytes.length !== inline.lengthBytes) return `inline data holds ${inline.bytes.length} bytes, its length says ${inline.lengthBytes}`;
+  const first = inode.extents[0];
+  if (first !== undefined && first.logical * blockSize < inline.lengthBytes) return 'an extent maps bytes the inline data holds';
   return undefined;
 }
 

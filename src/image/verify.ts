@@ -44,7 +44,7 @@ const VERIFY_CHUNK_BYTES = 1 << 20;
 const MAX_MISMATCHES_DEFAULT = 100;
 
 /** What kind of check found a mismatch; only mismatches of one kind merge. */
-type MismatchKind = 'image' | 'structure' | 'hole' | 'unwritten' | 'written';
+type MismatchKind = 'image' | 'structure' | 'hole' | 'unwritten' | 'written' | 'inline';
 
 /** Accumulates mismatches, merging a range into the previous one of its kind that it directly follows. */
 class MismatchLog {
@@ -69,13 +69,13 @@ class MismatchLog {
   }
 }
 
-/** One piece of a file's mapping: a hole, an unwritten extent or a written one. */
+/** One piece of a file's mapping: a hole, an unwritten extent, a written one, or inline data (from offset 0). */
 interface MappingSegment {
   offsetBytes: number;
   endBytes: number;
   /** Device byte address of offsetBytes for written extents, else -1. */
   addrBytes: number;
-  kind: 'hole' | 'unwritten' | 'written';
+  kind: 'hole' | 'unwritten' | 'written' | 'inline';
 }
 
 /**
@@ -114,6 +114,10 @@ function structureOnlyReport(meta: ImageMetadata, log: MismatchLog): VerifyRepor
 function mappingSegments(inode: PersistedInode, blockSize: number): MappingSegment[] {
   const segments: MappingSegment[] = [];
   let position = 0;
+  if (inode.inline !== undefined && inode.size > 0) {
+    position = Math.min(inode.inline.lengthBytes, inode.size);
+    segments.push({ offsetBytes: 0, endBytes: position, addrBytes: -1, kind: 'inline' });
+  }
   for (const extent of inode.extents) {
     if (position >= inode.size) break;
     const start = Math.min(extent.logical * blockSize, inode.size);
@@ -150,6 +154,7 @@ function verifySegment(image: ImageFile, inode: PersistedInode, segment: Mapping
     const lengthBytes = Math.min(buffer.length, segment.endBytes - position);
     const actual = buffer.subarray(0, lengthBytes);
     if (segment.kind === 'written') image.read(segment.addrBytes + (position - segment.offsetBytes), actual);
+    else if (segment.kind === 'inline') readInline(inode, position, actual);
     else actual.fill(0);
     const expected = expectedContent(inode.content, position, lengthBytes);
     if (!Buffer.from(actual.buffer, actual.byteOffset, lengthBytes).equals(expected)) {
@@ -170,6 +175,13 @@ function verifySegment(image: ImageFile, inode: PersistedInode, segment: Mapping
   return segment.endBytes - segment.offsetBytes;
 }
 
+/** Inline bytes of the file at `position` (zeroes where none are kept). */
+function readInline(inode: PersistedInode, position: number, actual: Uint8Array): void {
+  actual.fill(0);
+  const bytes = inode.inline?.bytes;
+  if (bytes !== undefined && position < bytes.length) actual.set(bytes.subarray(position, Math.min(bytes.length, position + actual.length)));
+}
+
 function differingSpan(actual: Uint8Array, expected: Uint8Array): { first: number; last: number } {
   let first = 0;
   while (first < actual.length && actual[first] === expected[first]) first++;
@@ -183,6 +195,7 @@ function mismatchReason(segment: MappingSegment, fileOffset: number, expected: n
   const bytes = `expected 0x${hex8(expected)}, found 0x${hex8(actual)} at file offset ${fileOffset}`;
   if (segment.kind === 'hole') return `hole reads as zero but the content expects data (${bytes})`;
   if (segment.kind === 'unwritten') return `unwritten extent reads as zero but the content expects data (${bytes})`;
+  if (segment.kind === 'inline') return `inline data differs from the expected content (${bytes})`;
   const addrBytes = segment.addrBytes + (fileOffset - segment.offsetBytes);
   return `data differs from the expected content (${bytes}, device byte ${addrBytes})`;
 }

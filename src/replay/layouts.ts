@@ -49,7 +49,8 @@ export function persistedInodes(vfs: Vfs, blockSize: number): PersistedInode[] {
     const content: ContentRange[] = [];
     const sizeOnDisk = inode.diskSize;
     // Inline data (kept in the fs's metadata, no extent) is part of the file's on-disk content too.
-    const inlineEnd = Math.min(vfs.policy.inlineBytes?.(inode) ?? 0, sizeOnDisk);
+    const inline = vfs.policy.inlineData?.(inode);
+    const inlineEnd = Math.min(inline?.lengthBytes ?? 0, sizeOnDisk);
     if (inlineEnd > 0) content.push(...inode.diskContent.rangesIn(0, inlineEnd));
     for (const extent of inode.data.all()) {
       if (extent.state === ExtentState.Delalloc) continue;
@@ -60,7 +61,11 @@ export function persistedInodes(vfs: Vfs, blockSize: number): PersistedInode[] {
       const end = Math.min((extent.startBlock + extent.blockCount) * blockSize, sizeOnDisk);
       if (end > start) content.push(...inode.diskContent.rangesIn(start, end - start));
     }
-    out.push({ ino: inode.ino, path, kind: 'file', size: sizeOnDisk, extents, content: mergeRanges(content) });
+    const persisted: PersistedInode = { ino: inode.ino, path, kind: 'file', size: sizeOnDisk, extents, content: mergeRanges(content) };
+    if (inline !== undefined && inline.lengthBytes > 0) {
+      persisted.inline = inline.bytes === undefined ? { lengthBytes: inline.lengthBytes } : { lengthBytes: inline.lengthBytes, bytes: inline.bytes.slice(0, inline.lengthBytes) };
+    }
+    out.push(persisted);
   }
   return out.sort((a, b) => a.ino - b.ino);
 }

@@ -49,6 +49,12 @@ export function layoutFromPersisted(
     extents[index] = { logical: extent.logical, physical: extent.physical, length: extent.length, flags: FLAG_SETS[mask]! };
     allocatedBlocks += extent.length;
   }
+  if (inode.inline !== undefined) {
+    // FIEMAP reports inline data as one extent at 0 with no location, flagged inline (and last when alone).
+    const inlineFlags: ExtentFlagName[] = extents.length === 0 ? ['inline', 'last'] : ['inline'];
+    extents.unshift({ logical: 0, physical: 0, length: Math.ceil(inode.inline.lengthBytes / blockSize), flags: inlineFlags });
+    allocatedBlocks += Math.ceil(inode.inline.lengthBytes / blockSize);
+  }
   return { path: inode.path, ino: inode.ino, size: inode.size, allocatedBlocks, extents };
 }
 

@@ -2,7 +2,9 @@
  * Every image a replay of the conformance corpus produces verifies: the data
  * blocks under each written extent hold what the payload rule says, with a
  * final sync (the whole file) and without one (the on-disk state a crash
- * leaves), and the replay's free-space figure equals the image's.
+ * leaves), and the replay's free-space figure equals the image's; on every
+ * policy (btrfs inline files round-trip through the checkpoint's inline section,
+ * reflinked blocks through its refcounts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,10 +26,10 @@ afterAll(() => {
   fs.rmSync(tempDir, { recursive: true, force: true });
 });
 
-async function replayToImage(name: string, ops: AsyncIterable<import('../../src/trace/types.js').TraceOp>, finalSync: boolean) {
-  const imagePath = path.join(tempDir, `${name}-${finalSync ? 'sync' : 'nosync'}.img`);
-  const image = ImageFile.create(imagePath, { blockSize: 4096, deviceSize: 1 << 30, policy: 'ext4', seed: 7 }, { force: true });
-  const outcome = await replay(ops, { policy: 'ext4', blockSize: 4096, deviceSize: 1 << 30, seed: 7, traceName: name, finalSync, deterministic: true, device: image });
+async function replayToImage(name: string, ops: AsyncIterable<import('../../src/trace/types.js').TraceOp>, finalSync: boolean, policy = 'ext4') {
+  const imagePath = path.join(tempDir, `${name}-${policy}-${finalSync ? 'sync' : 'nosync'}.img`);
+  const image = ImageFile.create(imagePath, { blockSize: 4096, deviceSize: 1 << 30, policy, seed: 7 }, { force: true });
+  const outcome = await replay(ops, { policy, blockSize: 4096, deviceSize: 1 << 30, seed: 7, traceName: name, finalSync, deterministic: true, device: image });
   image.commit(outcome.metadata);
   image.close();
   const reopened = ImageFile.open(imagePath);
@@ -39,9 +41,11 @@ async function replayToImage(name: string, ops: AsyncIterable<import('../../src/
   return { outcome, report, summary };
 }
 
+const rows = ['ext4', 'xfs', 'btrfs'].flatMap((policy) => cases.map((name) => [policy, name] as const));
+
 describe('inspect --verify passes on every image a replay produces', () => {
-  test.each(cases)('%s, with the final sync', async (name) => {
-    const { outcome, report, summary } = await replayToImage(name, readXio(path.join(casesDir, name)), true);
+  test.each(rows)('%s %s, with the final sync', async (policy, name) => {
+    const { outcome, report, summary } = await replayToImage(name, readXio(path.join(casesDir, name)), true, policy);
     expect(report.mismatches).toEqual([]);
     expect(report.ok).toBe(true);
     expect(summary.blocksFree).toBe(outcome.result.stats.blocksFree);
@@ -50,8 +54,8 @@ describe('inspect --verify passes on every image a replay produces', () => {
     for (const inode of outcome.metadata.inodes.filter((entry) => entry.kind === 'file')) expect(inode.size).toBe(sizes[inode.path]);
   });
 
-  test.each(cases)('%s, without the final sync (crash state)', async (name) => {
-    const { report } = await replayToImage(name, readXio(path.join(casesDir, name)), false);
+  test.each(rows)('%s %s, without the final sync (crash state)', async (policy, name) => {
+    const { report } = await replayToImage(name, readXio(path.join(casesDir, name)), false, policy);
     expect(report.mismatches).toEqual([]);
   });
 

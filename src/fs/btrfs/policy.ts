@@ -551,10 +551,11 @@ export class BtrfsPolicy implements FsPolicy {
     this.inodes.delete(inode.ino);
   }
 
-  /** Bytes of the file held inline in its fs-tree leaf (0 when none). */
-  inlineBytes(inode: Inode): number {
+  /** The file's data held inline in its fs-tree leaf (undefined when none). */
+  inlineData(inode: Inode): { lengthBytes: number; bytes: Uint8Array | undefined } | undefined {
     const item = btrfsState(inode).items.find(0);
-    return item?.value.kind === ItemKind.Inline ? (item.value.inline?.lengthBytes ?? 0) : 0;
+    if (item?.value.kind !== ItemKind.Inline || item.value.inline === undefined) return undefined;
+    return { lengthBytes: item.value.inline.lengthBytes, bytes: item.value.inline.bytes };
   }
 
   /** st_blocks (btrfs_getattr): bytes of the items, inline bytes, plus new delalloc. */

@@ -9,6 +9,11 @@
  *
  * A known gap (known-gaps.json) must still differ: when it starts matching,
  * its test fails and asks for the entry to be removed, so the list cannot go stale.
+ *
+ * A policy whose recordings never varied between runs (XFS, btrfs: see
+ * ../shared/conformance/determinism*.json) also has a `"<policy>:physical"`
+ * entry: then physical placement is asserted too, except for the cases listed
+ * there (which must still differ physically).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -79,16 +84,29 @@ function reportLine(comparison: CaseComparison): string {
   return `${comparison.case}: ${comparison.matches ? 'match' : 'MISMATCH'}; ${extents}; ${physical}`;
 }
 
+/** Placement asserted: exact unless `physicalGap` explains why not (and then it must still differ). */
+function expectPhysical(comparison: CaseComparison, physicalGap: string | undefined): void {
+  const { layout } = comparison;
+  if (physicalGap === undefined && !layout.physicalExact) {
+    throw new Error(`${comparison.case} is not physically exact on ${comparison.fs}: ${layout.physicalDifferences.slice(0, 3).join('; ')}`);
+  }
+  if (physicalGap !== undefined && layout.physicalExact) {
+    throw new Error(`${comparison.case} is now physically exact on ${comparison.fs}: remove it from "${comparison.fs}:physical" in test/conformance/known-gaps.json`);
+  }
+}
+
 /** Defines the jest tests of one policy (call at the top level of a test file). */
 export function defineConformanceSuite(policy: string): void {
   const cases = listCases();
   const gaps = readKnownGaps()[policy] ?? {};
+  const physicalGaps = readKnownGaps()[`${policy}:physical`];
   const reported: string[] = [];
 
   describe(`conformance: ${policy} against the kernel`, () => {
     test('known-gaps.json names only cases of the corpus', () => {
       const names = new Set(cases.map((corpusCase) => corpusCase.name));
       expect(Object.keys(gaps).filter((name) => !names.has(name))).toEqual([]);
+      expect(Object.keys(physicalGaps ?? {}).filter((name) => !names.has(name))).toEqual([]);
     });
 
     afterAll(() => {
@@ -110,6 +128,7 @@ export function defineConformanceSuite(policy: string): void {
         }
         reported.push(reportLine(comparison));
         if (gap === undefined && !comparison.matches) throw new Error(describeMismatch(comparison));
+        if (physicalGaps !== undefined && gap === undefined) expectPhysical(comparison, physicalGaps[corpusCase.name]);
         if (gap !== undefined && comparison.matches) {
           throw new Error(
             `${corpusCase.name} now matches the kernel's ${policy} layout: remove it from test/conformance/known-gaps.json`,

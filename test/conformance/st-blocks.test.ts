@@ -1,7 +1,8 @@
 /**
- * st_blocks: every ext4 file's allocated blocks (data, delalloc reservations,
- * extent-tree blocks) equal the kernel's `allocated_bytes` / 4096 after the
- * final sync, for every corpus case (xio and strace).
+ * st_blocks: every file's allocated blocks (ext4: data, delalloc reservations,
+ * extent-tree blocks; XFS: data, post-EOF preallocation, bmbt blocks; btrfs:
+ * the items' bytes, inline bytes) equal the kernel's `allocated_bytes` / 4096
+ * after the final sync, for every corpus case (xio and strace), on every policy.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { replay } from '../../src/replay/replay.js';
@@ -12,12 +13,14 @@ import { straceCapturePath } from './suite.js';
 
 const cases = corpusPresent() ? listCases() : [];
 
-test.each(cases.map((corpusCase) => [corpusCase.name, corpusCase] as const))('%s: allocated blocks per file equal the kernel st_blocks', async (_name, corpusCase) => {
-  const truth = JSON.parse(readFileSync(truthPath('ext4', corpusCase.name), 'utf8')) as { files: Record<string, { allocated_bytes: number }> };
-  const capture = straceCapturePath(corpusCase, 'ext4');
+const rows = ['ext4', 'xfs', 'btrfs'].flatMap((policy) => cases.map((corpusCase) => [policy, corpusCase.name, corpusCase] as const));
+
+test.each(rows)('%s %s: allocated blocks per file equal the kernel st_blocks', async (policy, _name, corpusCase) => {
+  const truth = JSON.parse(readFileSync(truthPath(policy, corpusCase.name), 'utf8')) as { files: Record<string, { allocated_bytes: number }> };
+  const capture = straceCapturePath(corpusCase, policy);
   const ops = corpusCase.needsStrace && existsSync(capture) ? readStrace(capture) : readXio(corpusCase.xioPath);
   const { result } = await replay(ops, {
-    policy: 'ext4',
+    policy,
     blockSize: 4096,
     deviceSize: 1 << 30,
     seed: 1,

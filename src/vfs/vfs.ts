@@ -306,6 +306,9 @@ export class Vfs implements FsHost {
 
   fallocate(handle: Handle, mode: FallocMode, offset: number, length: number, keepSize: boolean): void {
     if (!handle.writable) throw new ErrnoError(Errno.EBADF, 'fallocate on a read-only handle');
+    // vfs_fallocate: the range is checked before the filesystem sees it.
+    if (offset < 0 || length <= 0) throw new ErrnoError(Errno.EINVAL, 'fallocate');
+    if (offset + length > this.policy.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'fallocate');
     const inode = handle.inode;
     this.policy.fallocate(this, inode, mode, offset, length, keepSize);
     if (mode === 'punch' || mode === 'zero') {

@@ -23,8 +23,6 @@ export const BTRFS_MAX_PREALLOC_BYTES = 256 * 1024 * 1024;
 /** Dispatches one fallocate mode. Throws ErrnoError (EOPNOTSUPP, EINVAL, EFBIG, ENOSPC). */
 export function btrfsFallocate(policy: BtrfsPolicy, host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
   if (mode === 'collapse' || mode === 'insert' || mode === 'unshare') throw new ErrnoError(Errno.EOPNOTSUPP, `btrfs fallocate ${mode}`);
-  if (pos < 0 || length <= 0) throw new ErrnoError(Errno.EINVAL, 'fallocate');
-  if (pos + length > policy.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'fallocate');
   switch (mode) {
     case 'allocate':
       allocateRange(policy, host, inode, pos, length, keepSize);

@@ -13,8 +13,6 @@ import { EXT4_MAX_UNWRITTEN_BLOCKS, type Ext4Policy } from './policy.js';
 
 /** Dispatches one fallocate mode. Throws ErrnoError. */
 export function ext4Fallocate(policy: Ext4Policy, host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
-  if (pos < 0 || length <= 0) throw new ErrnoError(Errno.EINVAL, 'fallocate');
-  if (pos + length > policy.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'fallocate');
   try {
     fallocateMode(policy, host, inode, mode, pos, length, keepSize);
   } finally {

@@ -13,12 +13,13 @@ import type { BlockRun } from '../../image/types.js';
 import { iomapDioWrite } from '../../iomap/direct.js';
 import type { DioCompletion, IomapOps, Ioend, WritebackOps } from '../../iomap/ops.js';
 import type { WriteSource } from '../../iomap/source.js';
-import { IOMAP_NULL_ADDR, IomapFlag, IomapOp, IomapType, makeHole, type Iomap, type IomapPair } from '../../iomap/types.js';
+import { IomapFlag, IomapOp, type Iomap, type IomapPair } from '../../iomap/types.js';
 import type { FallocMode } from '../../trace/types.js';
 import { assert } from '../../util/assert.js';
 import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
+import { extentIomap, holeIomap } from '../mapping.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
@@ -187,15 +188,7 @@ export class Ext4Policy implements FsPolicy {
 
   /** An iomap for extent `extent` (file blocks), as ext4_set_iomap builds it. */
   toIomap(extent: Extent, flags = 0): Iomap {
-    const blockSize = this.ctx.blockSize;
-    const type = extent.state === ExtentState.Written ? IomapType.Mapped : extent.state === ExtentState.Unwritten ? IomapType.Unwritten : IomapType.Delalloc;
-    return {
-      offset: extent.startBlock * blockSize,
-      length: extent.blockCount * blockSize,
-      addr: extent.physBlock < 0 ? IOMAP_NULL_ADDR : extent.physBlock * blockSize,
-      type,
-      flags,
-    };
+    return extentIomap(extent, this.ctx.blockSize, flags);
   }
 
   /** ext4_iomap_begin_report / read: the extent or hole at pos, no allocation. */
@@ -204,8 +197,7 @@ export class Ext4Policy implements FsPolicy {
     const block = Math.floor(pos / blockSize);
     const found = inode.data.lookup(block);
     if (found.extent) return this.toIomap(found.extent);
-    const holeEnd = Number.isFinite(found.holeEndBlock) ? found.holeEndBlock * blockSize : Math.max(pos + length, this.maxFileBytes);
-    return makeHole(block * blockSize, Math.max(holeEnd - block * blockSize, blockSize));
+    return holeIomap(block, found.holeEndBlock, blockSize, Math.max(pos + length, this.maxFileBytes));
   }
 
   /** ext4_da_map_blocks: existing extents as they are; holes get a delalloc reservation (F_NEW). */

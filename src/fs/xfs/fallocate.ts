@@ -18,8 +18,6 @@ import { cancelCowRange } from './reflink.js';
 
 /** Dispatches one fallocate mode. Throws ErrnoError (EINVAL, EFBIG, ENOSPC). */
 export function xfsFallocate(policy: XfsPolicy, host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
-  if (pos < 0 || length <= 0) throw new ErrnoError(Errno.EINVAL, 'fallocate');
-  if (pos + length > policy.maxFileBytes) throw new ErrnoError(Errno.EFBIG, 'fallocate');
   const end = pos + length;
   const newSize = !keepSize && end > inode.size ? end : 0;
   switch (mode) {

@@ -12,13 +12,14 @@ import { ExtentMap, ExtentState, clipExtent, type Extent } from '../../extent/ex
 import type { BlockRun } from '../../image/types.js';
 import type { DioCompletion, IomapOps, Ioend, WritebackOps } from '../../iomap/ops.js';
 import type { WriteSource } from '../../iomap/source.js';
-import { IOMAP_NULL_ADDR, IomapFlag, IomapOp, IomapType, makeHole, type Iomap, type IomapPair } from '../../iomap/types.js';
+import { IomapFlag, IomapOp, IomapType, type Iomap, type IomapPair } from '../../iomap/types.js';
 import { PAGE_SIZE } from '../../pagecache/pagecache.js';
 import type { FallocMode } from '../../trace/types.js';
 import { assert } from '../../util/assert.js';
 import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
+import { extentIomap, holeIomap } from '../mapping.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { BusyExtents, XfsAllocator } from './alloc.js';
 import { xfsDirectBegin, xfsDirectWrite } from './dio.js';
@@ -148,22 +149,12 @@ export class XfsPolicy implements FsPolicy {
 
   /** xfs_bmbt_to_iomap for a whole record. */
   toIomap(extent: Extent, flags = 0): Iomap {
-    const blockSize = this.ctx.blockSize;
-    const type = extent.state === ExtentState.Written ? IomapType.Mapped : extent.state === ExtentState.Unwritten ? IomapType.Unwritten : IomapType.Delalloc;
-    return {
-      offset: extent.startBlock * blockSize,
-      length: extent.blockCount * blockSize,
-      addr: extent.physBlock < 0 ? IOMAP_NULL_ADDR : extent.physBlock * blockSize,
-      type,
-      flags,
-    };
+    return extentIomap(extent, this.ctx.blockSize, flags);
   }
 
   /** A hole from `block` to `holeEndBlock` (or the maximum file size). */
   holeMapping(block: number, holeEndBlock: number): Iomap {
-    const blockSize = this.ctx.blockSize;
-    const end = Number.isFinite(holeEndBlock) ? holeEndBlock * blockSize : this.maxFileBytes;
-    return makeHole(block * blockSize, Math.max(end - block * blockSize, blockSize));
+    return holeIomap(block, holeEndBlock, this.ctx.blockSize, this.maxFileBytes);
   }
 
   /** xfs_read_iomap_begin: the data fork only; REPORT trims at shared boundaries and flags the shared part. */

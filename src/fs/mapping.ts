@@ -1,0 +1,25 @@
+/**
+ * Mapping helpers every policy shares: a file extent as an iomap (what
+ * ext4_set_iomap and xfs_bmbt_to_iomap build) and a hole up to the next
+ * extent. Offsets are bytes; extents are in filesystem blocks.
+ */
+import { ExtentState, type Extent } from '../extent/extentmap.js';
+import { IOMAP_NULL_ADDR, IomapType, makeHole, type Iomap } from '../iomap/types.js';
+
+/** The iomap of a whole extent: written -> MAPPED, unwritten -> UNWRITTEN, delalloc -> DELALLOC (no address). */
+export function extentIomap(extent: Extent, blockSize: number, flags = 0): Iomap {
+  const type = extent.state === ExtentState.Written ? IomapType.Mapped : extent.state === ExtentState.Unwritten ? IomapType.Unwritten : IomapType.Delalloc;
+  return {
+    offset: extent.startBlock * blockSize,
+    length: extent.blockCount * blockSize,
+    addr: extent.physBlock < 0 ? IOMAP_NULL_ADDR : extent.physBlock * blockSize,
+    type,
+    flags,
+  };
+}
+
+/** A hole from `block` to `holeEndBlock` (Infinity: to `maxFileBytes`), at least one block long. */
+export function holeIomap(block: number, holeEndBlock: number, blockSize: number, maxFileBytes: number): Iomap {
+  const end = Number.isFinite(holeEndBlock) ? holeEndBlock * blockSize : maxFileBytes;
+  return makeHole(block * blockSize, Math.max(end - block * blockSize, blockSize));
+}

@@ -48,8 +48,25 @@ export async function runValidate(args: ValidateArgs, context: CliContext): Prom
   }
   if (args.json) context.io.stdout(`${JSON.stringify(validateJson(args.trace, results, skipped), null, 2)}\n`);
   else context.io.stdout(renderValidate(args.trace, results, skipped));
+  warnNothingCompared(args, results, context);
   const allMatch = results.every((result) => logicallyEqual(result));
   return allMatch ? ExitCode.ok : ExitCode.failed;
+}
+
+/**
+ * A trace whose every file failed to open in the simulator compares nothing
+ * (0 of 0 files is no score): say so on stderr, with the likely cause, a
+ * trace recorded under a mount point that --root should strip.
+ */
+function warnNothingCompared(args: ValidateArgs, results: readonly PolicyValidation[], context: CliContext): void {
+  const first = results[0];
+  if (first === undefined || first.sim.files.length > 0 || first.sim.errors.length === 0) return;
+  const error = first.sim.errors[0]!;
+  const absolute = error.path !== undefined && error.path.startsWith('/') && args.root === undefined;
+  context.io.stderr(
+    `iomapsim: validate compared no files: the simulator's replay of ${args.trace} failed ${first.sim.errors.length} ops, the first at ${error.at}: ${error.op}${error.path === undefined ? '' : ` ${error.path}`}: ${error.message} (${error.errno})\n` +
+      (absolute ? `hint: the trace's paths are absolute: pass the traced mount point with --root (e.g. --root ${error.path!.split('/').slice(0, 3).join('/')})\n` : 'hint: run `iomapsim replay TRACE` to see every failed op\n'),
+  );
 }
 
 /** What validate's exit status asserts: file set, sizes, logical and shared layout, snapshots. */

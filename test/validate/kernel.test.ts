@@ -80,6 +80,15 @@ describe('on the real kernel', () => {
     expect(sim?.[1]).toBe(kernel?.[1]);
   });
 
+  mountTest('validate a trace whose files all lie outside the root: says nothing was compared and suggests --root', async () => {
+    const result = await run(['validate', 'traces/demo-v2.fio.log', '--policy', 'ext4']);
+    expect(result.stderr).toContain('iomapsim: validate compared no files');
+    expect(result.stderr).toContain('hint: the trace\'s paths are absolute: pass the traced mount point with --root (e.g. --root /mnt/iom_ext4)');
+    const rooted = await run(['validate', 'traces/demo-v2.fio.log', '--policy', 'ext4', '--root', '/mnt/iom_ext4']);
+    expect(rooted.stderr).toBe('');
+    expect(rooted.stdout).toContain('files logically equal 1/1');
+  });
+
   mountTest('validate demo.xio on ext4: every layout matches, per-file diff printed', async () => {
     const result = await run(['validate', 'traces/demo.xio', '--policy', 'ext4']);
     expect(result.stderr).toBe('');

@@ -179,6 +179,8 @@ export function buildResult(state: ReplayState, seconds: number | undefined, met
       bytesWritten: state.bytesWritten,
       bytesRead: state.bytesRead,
       deviceBytesWritten: ctx.stats.deviceBytesWritten,
+      metadataBytesWritten: ctx.stats.metadataBytesWritten,
+      checksumBytes: ctx.stats.checksumBytes,
       deviceBytesRead: ctx.stats.deviceBytesRead,
       files: files.length,
       extents,

@@ -34,7 +34,7 @@ const FILE_KEYS = ['path', 'ino', 'size', 'allocatedBlocks', 'extents', 'io'] as
 const SNAPSHOT_KEYS = ['label', 'source', 'at', 'files'] as const;
 const ERROR_KEYS = ['at', 'op', 'path', 'errno', 'message'] as const;
 const STATS_KEYS = [
-  'opsTotal', 'opsFailed', 'opsIgnored', 'assumed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead',
+  'opsTotal', 'opsFailed', 'opsIgnored', 'assumed', 'ops', 'bytesWritten', 'bytesRead', 'deviceBytesWritten', 'deviceBytesRead', 'metadataBytesWritten', 'checksumBytes',
   'files', 'extents', 'blocksAllocated', 'blocksFree', 'replaySeconds', 'opsPerSecond',
 ] as const;
 const SUMMARY_KEYS = [

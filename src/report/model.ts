@@ -67,6 +67,10 @@ export interface ReplayStats {
   bytesRead: number;
   /** Bytes written to the simulated device (data writeback + direct I/O + zeroing). */
   deviceBytesWritten: number;
+  /** Metadata (tree) blocks the fs wrote at commits, as requests only (btrfs; 0 where the fs does not report them). */
+  metadataBytesWritten?: number;
+  /** Data checksums the fs computed for the data it wrote (btrfs: 4 bytes of crc32c per sector; 0 elsewhere). */
+  checksumBytes?: number;
   deviceBytesRead: number;
   files: number;
   extents: number;

@@ -105,8 +105,10 @@ export interface FsPolicy {
    * writes or sync(2) (`inode` undefined), report the metadata/journal writes the fs
    * makes durable (a jbd2 commit) through ctx.io. Returns true when it did and ended
    * them with a cache flush; false when there was nothing to commit (the VFS then
-   * flushes the cache itself). Timing and statistics only: it must not change any
-   * layout or write device data.
+   * flushes the cache itself). It must not write device data or change an
+   * existing layout; it may release what a commit releases in the kernel (XFS
+   * busy extents, btrfs pinned extents become reusable), which affects where
+   * later allocations land.
    */
   commitMetadata?(host: FsHost, inode: Inode | undefined, reason: MetadataCommitReason): boolean;
 }

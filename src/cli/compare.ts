@@ -16,25 +16,16 @@ import { BLOCK_SIZES, FORMAT_CHOICES } from './options.js';
 import { finishResult, planReplay, reportDeviceFull, type ReplayArgs, type ReplayPlan } from './replay.js';
 import { openTraceInput, reportTraceInput } from './traceinput.js';
 
-/** The compare command's arguments as yargs leaves them. */
-export interface CompareArgs {
-  trace: string;
+/** The compare command's arguments as yargs leaves them: replay's run options, the policies, the trace input and the device model. */
+export type CompareArgs = Pick<ReplayArgs, 'trace' | 'format' | 'deviceSize' | 'blockSize' | 'seed' | 'root' | 'finalSync' | 'json' | 'deterministic'> & {
   /** Comma-separated policy names; undefined: every registered policy. */
   policies: string | undefined;
-  format: string;
-  deviceSize: string;
-  blockSize: string;
-  seed: string | undefined;
-  root: string | undefined;
-  finalSync: boolean;
-  json: boolean;
-  deterministic: boolean;
   skipBad: boolean;
   device: string | undefined;
   deviceFile: string | undefined;
   /** --device-model MODEL|FILE.json; false: --no-device-model; undefined: ssd. */
   deviceModel: string | false | undefined;
-}
+};
 
 export interface ComparePlan {
   json: boolean;
@@ -59,25 +50,10 @@ export function parsePolicyList(value: string | undefined, registered: readonly 
 export function planCompare(args: CompareArgs, cwd: string, registered: readonly string[]): ComparePlan {
   const policies = parsePolicyList(args.policies, registered);
   const runs = policies.map((policy) => {
-    const replayArgs: ReplayArgs = {
-      trace: args.trace,
-      policy,
-      format: args.format,
-      image: false,
-      force: false,
-      deviceSize: args.deviceSize,
-      blockSize: args.blockSize,
-      seed: args.seed,
-      root: args.root,
-      finalSync: args.finalSync,
-      json: args.json,
-      deterministic: args.deterministic,
-      quiet: false,
-      skipBad: args.skipBad,
-      deviceModel: args.deviceModel,
-    };
-    if (args.device !== undefined) replayArgs.device = args.device;
-    if (args.deviceFile !== undefined) replayArgs.deviceFile = args.deviceFile;
+    const { policies: _policies, device, deviceFile, ...common } = args;
+    const replayArgs: ReplayArgs = { ...common, policy, image: false, force: false, quiet: false };
+    if (device !== undefined) replayArgs.device = device;
+    if (deviceFile !== undefined) replayArgs.deviceFile = deviceFile;
     return planReplay(replayArgs, cwd, registered);
   });
   return { json: args.json, runs };

@@ -81,15 +81,11 @@ function colorArg(args: ParsedArgs): boolean | undefined {
   return typeof value === 'boolean' ? value : undefined;
 }
 
-function replayArgs(args: ParsedArgs): ReplayArgs {
-  const image = singleValue(args['image'], 'image');
+/** The options replay and compare share: the trace, its format, the geometry, seed, root, sync and output. */
+function runArgs(args: ParsedArgs): Pick<ReplayArgs, 'trace' | 'format' | 'deviceSize' | 'blockSize' | 'seed' | 'root' | 'finalSync' | 'json' | 'deterministic'> {
   return {
     trace: stringArg(args, 'trace', 'trace'),
-    policy: stringArg(args, 'policy', 'policy'),
     format: stringArg(args, 'format', 'format'),
-    image: image === false ? false : image === undefined ? undefined : String(image),
-    data: singleValue(args['data'], 'data') !== false,
-    force: booleanArg(args, 'force'),
     deviceSize: stringArg(args, 'deviceSize', 'device-size'),
     blockSize: stringArg(args, 'blockSize', 'block-size'),
     seed: optionalStringArg(args, 'seed', 'seed'),
@@ -97,6 +93,17 @@ function replayArgs(args: ParsedArgs): ReplayArgs {
     finalSync: args['finalSync'] !== false,
     json: booleanArg(args, 'json'),
     deterministic: booleanArg(args, 'deterministic'),
+  };
+}
+
+function replayArgs(args: ParsedArgs): ReplayArgs {
+  const image = singleValue(args['image'], 'image');
+  return {
+    ...runArgs(args),
+    policy: stringArg(args, 'policy', 'policy'),
+    image: image === false ? false : image === undefined ? undefined : String(image),
+    data: singleValue(args['data'], 'data') !== false,
+    force: booleanArg(args, 'force'),
     quiet: booleanArg(args, 'quiet'),
     map: booleanArg(args, 'map'),
     report: optionalStringArg(args, 'report', 'report'),
@@ -144,25 +151,9 @@ function traceInputArgs(args: ParsedArgs): { skipBad: boolean; device: string | 
 }
 
 function compareArgs(args: ParsedArgs): CompareArgs {
-  const rawModel = singleValue(args['deviceModel'], 'device-model');
-  const model = rawModel === false ? false : optionalStringArg(args, 'deviceModel', 'device-model');
-  const choice = resolveDeviceChoice(optionalStringArg(args, 'device', 'device'), model, undefined);
-  return {
-    trace: stringArg(args, 'trace', 'trace'),
-    policies: optionalStringArg(args, 'policies', 'policies'),
-    format: stringArg(args, 'format', 'format'),
-    deviceSize: stringArg(args, 'deviceSize', 'device-size'),
-    blockSize: stringArg(args, 'blockSize', 'block-size'),
-    seed: optionalStringArg(args, 'seed', 'seed'),
-    root: optionalStringArg(args, 'root', 'root'),
-    finalSync: args['finalSync'] !== false,
-    json: booleanArg(args, 'json'),
-    deterministic: booleanArg(args, 'deterministic'),
-    skipBad: booleanArg(args, 'skipBad'),
-    device: choice.traceDevice,
-    deviceFile: optionalStringArg(args, 'deviceFile', 'device-file'),
-    deviceModel: choice.model,
-  };
+  const { device, deviceModel } = deviceModelArgs(args);
+  const { skipBad, deviceFile } = traceInputArgs(args);
+  return { ...runArgs(args), policies: optionalStringArg(args, 'policies', 'policies'), skipBad, device, deviceFile, deviceModel };
 }
 
 function convertArgs(args: ParsedArgs): ConvertArgs {

@@ -3,7 +3,7 @@
  * ext4_set_iomap and xfs_bmbt_to_iomap build) and a hole up to the next
  * extent. Offsets are bytes; extents are in filesystem blocks.
  */
-import { ExtentState, type Extent } from '../extent/extentmap.js';
+import { ExtentState, type Extent, type ExtentMap } from '../extent/extentmap.js';
 import { IOMAP_NULL_ADDR, IomapType, makeHole, type Iomap } from '../iomap/types.js';
 
 /** The iomap of a whole extent: written -> MAPPED, unwritten -> UNWRITTEN, delalloc -> DELALLOC (no address). */
@@ -22,4 +22,19 @@ export function extentIomap(extent: Extent, blockSize: number, flags = 0): Iomap
 export function holeIomap(block: number, holeEndBlock: number, blockSize: number, maxFileBytes: number): Iomap {
   const end = Number.isFinite(holeEndBlock) ? holeEndBlock * blockSize : maxFileBytes;
   return makeHole(block * blockSize, Math.max(end - block * blockSize, blockSize));
+}
+
+/**
+ * I/O completion's unwritten conversion (ext4_convert_unwritten_extents,
+ * xfs_iomap_write_unwritten): unwritten extents over the blocks [pos,
+ * pos+length) touches become written. Returns the extents converted. O(k log n).
+ */
+export function convertUnwrittenRange(map: ExtentMap, blockSize: number, pos: number, length: number): number {
+  let converted = 0;
+  for (const piece of map.extentsIn(Math.floor(pos / blockSize), Math.ceil((pos + length) / blockSize))) {
+    if (piece.state !== ExtentState.Unwritten) continue;
+    map.setState(piece.startBlock, piece.blockCount, ExtentState.Written);
+    converted++;
+  }
+  return converted;
 }

@@ -19,7 +19,7 @@ import { assert } from '../../util/assert.js';
 import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
-import { extentIomap, holeIomap } from '../mapping.js';
+import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
@@ -385,14 +385,7 @@ export class Ext4Policy implements FsPolicy {
 
   /** ext4_convert_unwritten_extents over a byte range (blocks it touches). */
   convertUnwritten(inode: Inode, pos: number, length: number): void {
-    const blockSize = this.ctx.blockSize;
-    const start = Math.floor(pos / blockSize);
-    const end = Math.ceil((pos + length) / blockSize);
-    for (const piece of inode.data.extentsIn(start, end)) {
-      if (piece.state !== ExtentState.Unwritten) continue;
-      inode.data.setState(piece.startBlock, piece.blockCount, ExtentState.Written);
-      this.ctx.stats.unwrittenConversions++;
-    }
+    this.ctx.stats.unwrittenConversions += convertUnwrittenRange(inode.data, this.ctx.blockSize, pos, length);
     this.updateExtentTree(inode);
   }
 

@@ -19,7 +19,7 @@ import { assert } from '../../util/assert.js';
 import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
-import { extentIomap, holeIomap } from '../mapping.js';
+import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { BusyExtents, XfsAllocator } from './alloc.js';
 import { xfsDirectBegin, xfsDirectWrite } from './dio.js';
@@ -466,14 +466,7 @@ export class XfsPolicy implements FsPolicy {
 
   /** xfs_iomap_write_unwritten: the blocks of [pos, pos+length) become written. */
   convertUnwritten(inode: Inode, pos: number, length: number): void {
-    const blockSize = this.ctx.blockSize;
-    const start = Math.floor(pos / blockSize);
-    const end = Math.ceil((pos + length) / blockSize);
-    for (const piece of inode.data.extentsIn(start, end)) {
-      if (piece.state !== ExtentState.Unwritten) continue;
-      inode.data.setState(piece.startBlock, piece.blockCount, ExtentState.Written);
-      this.ctx.stats.unwrittenConversions++;
-    }
+    this.ctx.stats.unwrittenConversions += convertUnwrittenRange(inode.data, this.ctx.blockSize, pos, length);
     this.updateBmbt(inode);
   }
 

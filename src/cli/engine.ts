@@ -13,9 +13,13 @@ function cliImage(file: ImageFile): CliImage {
   return {
     device: file,
     warnings: file.warnings,
-    commit: (metadata) => file.commit(metadata),
+    commit: (metadata) => {
+      file.commit(metadata);
+    },
+    checkpoint: (metadata) => file.commit(metadata),
     readMetadata: () => file.readMetadata(),
     close: () => file.close(),
+    abandon: () => file.abandon(),
     summarize: (metadata) => summarizeImage(file, metadata),
     verify: (metadata) => verifyImage(file, metadata),
   };

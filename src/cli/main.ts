@@ -15,7 +15,7 @@ import { exitCodeFor, oneLine, renderError } from './exit.js';
 import { fsckBuilder, runFsck, type FsckArgs } from './fsck.js';
 import { expectArgs, expectOptions } from './expect.js';
 import { runInspect, type InspectArgs } from './inspect.js';
-import { BLOCK_SIZES, FORMAT_CHOICES, resolveDeviceChoice, singleValue } from './options.js';
+import { BLOCK_SIZES, type FaultArgs, FORMAT_CHOICES, resolveDeviceChoice, singleValue } from './options.js';
 import { processLive } from './progress.js';
 import { recordArgsOf, recordBuilder, runRecord, type RecordArgs } from './record.js';
 import { planReplay, runReplay, type ReplayArgs } from './replay.js';
@@ -110,7 +110,39 @@ function replayArgs(args: ParsedArgs): ReplayArgs {
     ...traceInputArgs(args),
     ...deviceModelArgs(args),
     expectation: expectArgs(args),
+    faults: faultArgs(args),
   };
+}
+
+/** --fault (repeatable), --faults, --fault-rate, --fault-kinds; undefined when none was given. */
+function faultArgs(args: ParsedArgs): FaultArgs | undefined {
+  const raw = args['fault'];
+  const specs = raw === undefined ? [] : (Array.isArray(raw) ? raw : [raw]).map((value: unknown) => {
+    if (typeof value !== 'string' && typeof value !== 'number') throw new UsageError('--fault needs a value', 'e.g. --fault enospc@op=120');
+    return String(value);
+  });
+  const file = optionalStringArg(args, 'faults', 'faults');
+  const rate = optionalStringArg(args, 'faultRate', 'fault-rate');
+  const kinds = optionalStringArg(args, 'faultKinds', 'fault-kinds');
+  if (specs.length === 0 && file === undefined && rate === undefined && kinds === undefined) return undefined;
+  const faults: FaultArgs = { specs };
+  if (file !== undefined) faults.file = file;
+  if (rate !== undefined) faults.rate = rate;
+  if (kinds !== undefined) faults.kinds = kinds;
+  return faults;
+}
+
+/** The fault-injection options of replay (docs/faults.md). */
+function faultOptions(parser: Argv): Argv {
+  return parser
+    .option('fault', {
+      type: 'string',
+      describe: 'inject a fault, KIND@WHERE[,key=value...]: enospc@op=N[,count=K], eio@op=N|bytes=B|block=S[-E][,count=K][,rw=read|write], ' +
+        'short-copy@op=N,bytes=B, short-dio@op=N,bytes=B, crash@op=N|bytes=B (repeatable; docs/faults.md)',
+    })
+    .option('faults', { type: 'string', describe: 'read fault specs from FILE, one a line (# comments)' })
+    .option('fault-rate', { type: 'string', describe: 'random faults: probability per op, 0..1, drawn from the seed (same seed, same faults)' })
+    .option('fault-kinds', { type: 'string', describe: 'kinds --fault-rate draws from, comma-separated (default enospc,eio,short-copy,short-dio; never crash)' });
 }
 
 /**
@@ -193,7 +225,7 @@ function convertBuilder(parser: Argv): Argv {
 }
 
 function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
-  return deviceModelOptions(expectOptions(traceInputOptions(parser)))
+  return faultOptions(deviceModelOptions(expectOptions(traceInputOptions(parser))))
     .positional('trace', { type: 'string', describe: 'trace file: .xio, iomapsim .csv, blkparse text, fio iolog, MSR/Alibaba/Tencent CSV (.gz ok)' })
     .option('policy', { type: 'string', default: 'ext4', describe: `mapping policy [choices: ${policies.join(', ')}]` })
     .option('format', { type: 'string', default: 'auto', describe: `trace format [choices: ${FORMAT_CHOICES.join(', ')}]` })
@@ -217,6 +249,8 @@ function replayBuilder(parser: Argv, policies: readonly string[]): Argv {
     .example('$0 replay cap.xio --root /mnt/t --force', 'strip /mnt/t from paths; overwrite cap.img whatever it is')
     .example('$0 replay trace.csv --report report.html', 'also write an HTML report with the device map and plots')
     .example('$0 replay trace.blkparse.txt --device nvme', 'time the replay on the nvme model: IOPS, MB/s, latency percentiles')
+    .example('$0 replay trace.xio --fault enospc@op=120 --fault short-copy@op=300,bytes=1000', 'inject faults; the short-write recovery section says how each was recovered')
+    .example('$0 replay trace.csv --fault crash@op=5000 --image t.img', 'die at op 5000: t.img keeps its last checkpoint (iomapsim fsck t.img)')
     .epilogue(EXIT_CODES_TEXT);
 }
 

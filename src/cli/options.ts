@@ -3,8 +3,11 @@
  * k/m/g suffixes, block sizes, seeds, and the defaults that depend on the
  * trace name (image path, seed). Every failure is a UsageError with a hint.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { builtinDeviceModel, DEVICE_MODEL_NAMES, isDeviceModelName, parseDeviceParams, type DeviceModelSpec } from '../device/model/params.js';
+import { DEFAULT_RANDOM_FAULT_KINDS, parseFaultKinds, parseFaultRate, parseFaultSpec, parseFaultsFile } from '../fault/plan.js';
+import type { FaultPlan } from '../fault/types.js';
 import { UsageError } from '../util/errors.js';
 
 /** Block sizes the policies support (page size is 4096). */
@@ -172,4 +175,70 @@ export function parseIodepth(text: string): number {
     throw new UsageError(`--iodepth: '${text}' is not a queue depth (expected an integer from 1 to ${IODEPTH_MAX})`);
   }
   return value;
+}
+
+// ---- fault injection options ------------------------------------------------
+
+/** The fault options of replay as yargs leaves them (strings unparsed). */
+export interface FaultArgs {
+  /** --fault SPEC, in the order given (repeatable). */
+  specs: string[];
+  /** --faults FILE: one spec a line. */
+  file?: string;
+  /** --fault-rate P. */
+  rate?: string;
+  /** --fault-kinds a,b (only with --fault-rate). */
+  kinds?: string;
+}
+
+/**
+ * The fault plan of a run: the --fault specs in the order given, then the
+ * lines of --faults FILE (read with `readText`, which throws a UsageError when
+ * it cannot), and --fault-rate with --fault-kinds (default enospc, eio,
+ * short-copy, short-dio). Undefined when no fault option was given.
+ * Throws UsageError. O(specs).
+ */
+export function planFaults(args: FaultArgs | undefined, readText: (file: string) => string): FaultPlan | undefined {
+  if (args === undefined) return undefined;
+  const faults = args.specs.map((text) => parseFaultSpec(text));
+  if (args.file !== undefined) {
+    if (args.file === '') throw new UsageError('--faults needs a file name', 'e.g. --faults faults.txt (one spec a line; docs/faults.md)');
+    faults.push(...parseFaultsFile(readText(args.file), args.file));
+  }
+  if (args.kinds !== undefined && args.rate === undefined) {
+    throw new UsageError('--fault-kinds chooses the kinds of random faults, but --fault-rate is not given', 'e.g. --fault-rate 0.01 --fault-kinds enospc,eio');
+  }
+  const plan: FaultPlan = { faults };
+  if (args.rate !== undefined) {
+    plan.random = { rate: parseFaultRate(args.rate), kinds: args.kinds === undefined ? [...DEFAULT_RANDOM_FAULT_KINDS] : parseFaultKinds(args.kinds) };
+  }
+  return faults.length === 0 && plan.random === undefined && args.file === undefined ? undefined : plan;
+}
+
+/**
+ * The fault options that rebuild `plan`, for the reproducing command:
+ * `--fault SPEC` for each command-line spec, `--faults FILE` once per file
+ * (specs carry their origin), `--fault-rate P --fault-kinds K`. O(specs).
+ */
+export function faultWords(plan: FaultPlan | undefined): string[] {
+  if (plan === undefined) return [];
+  const words: string[] = [];
+  const files: string[] = [];
+  for (const spec of plan.faults) {
+    if (spec.origin === undefined) words.push('--fault', spec.text);
+    else if (!files.includes(spec.origin.file)) files.push(spec.origin.file);
+  }
+  for (const file of files) words.push('--faults', file);
+  if (plan.random !== undefined) words.push('--fault-rate', String(plan.random.rate), '--fault-kinds', plan.random.kinds.join(','));
+  return words;
+}
+
+/** Reads a --faults FILE (relative to cwd); a file that cannot be read is a UsageError. */
+export function readFaultsFile(cwd: string, file: string): string {
+  try {
+    return readFileSync(path.resolve(cwd, file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`--faults ${file}: cannot read the fault specs (${code})`, 'check the path; the file holds one spec a line (docs/faults.md)');
+  }
 }

@@ -28,6 +28,10 @@ import {
   parseSeed,
   parseTimeScale,
   planDeviceModel,
+  planFaults,
+  faultWords,
+  type FaultArgs,
+  readFaultsFile,
   seedFromTraceName,
 } from './options.js';
 import { type ExpectArgs, type ExpectPlan, loadExpectation, planExpect, settleExpectation } from './expect.js';
@@ -72,6 +76,8 @@ export interface ReplayArgs {
   report?: string;
   /** --expect, --update-expect, --tolerance, --expect-physical (expect.ts). */
   expectation?: ExpectArgs;
+  /** --fault, --faults, --fault-rate, --fault-kinds (options.ts planFaults). */
+  faults?: FaultArgs;
 }
 
 /** A checked replay: where things are and the options for the driver. */
@@ -159,6 +165,8 @@ export function planReplay(args: ReplayArgs, cwd: string, policies: readonly str
   const image = planImage(args, cwd, tracePath);
   const report = planReport(args.report, cwd, [tracePath, image.imagePath]);
   const expect = planExpect(args.expectation, cwd);
+  const faults = planFaults(args.faults, (file) => readFaultsFile(cwd, file));
+  if (faults !== undefined) options.faults = faults;
   const metadataOnly = args.data === false && image.imagePath !== null;
   return { tracePath, format, ...image, metadataOnly, force: args.force, output, options, input, deviceModelWords, map: args.map === true, ...report, expect };
 }
@@ -239,6 +247,7 @@ export function reproduceCommand(plan: ReplayPlan): string {
   if (plan.input.device !== undefined) words.push('--device', plan.input.device);
   if (plan.input.deviceFile !== undefined) words.push('--device-file', plan.input.deviceFile);
   words.push(...(plan.deviceModelWords ?? []));
+  words.push(...faultWords(o.faults));
   words.push(...(plan.imageName === null ? ['--no-image'] : ['--image', plan.imageName]));
   if (plan.metadataOnly) words.push('--no-data');
   return words.map(shellWord).join(' ');
@@ -275,7 +284,7 @@ async function createImageFor(plan: ReplayPlan, imagePath: string, context: CliC
 /** Closes and deletes an image this run created and could not finish; errors here must not hide the first one. */
 async function discardImage(image: CliImage, imagePath: string): Promise<void> {
   try {
-    await image.close();
+    await (image.abandon === undefined ? image.close() : image.abandon());
   } catch {
     // The replay error is the one to report.
   }
@@ -309,18 +318,17 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
   let result: ReplayResult;
   let metadata: ImageMetadata;
   const live = await startLiveReplay(plan.tracePath, plan.output, context);
+  const checkpoints: CheckpointLog = { generation: 0, opsApplied: 0 };
   try {
     // Without an image, or with --no-data, nobody reads the data back: keep none (layouts and counters do not depend on it).
     const options: ReplayOptions =
       image === null || plan.metadataOnly
         ? { ...plan.options, ...live.options, device: new NullDevice(plan.options.deviceSize), dataless: true }
         : { ...plan.options, ...live.options, device: image.device };
+    const onCheckpoint = checkpointHook(image, checkpoints);
+    if (onCheckpoint !== undefined) options.onCheckpoint = onCheckpoint;
     const outcome = await context.engine.replay(live.ops(trace.ops), options);
-    if (image !== null) {
-      await image.commit(outcome.metadata);
-      await image.close();
-    }
-    result = outcome.result;
+    result = image === null ? outcome.result : await settleImage(image, outcome.result, outcome.metadata, checkpoints);
     metadata = outcome.metadata;
   } catch (error) {
     await live.stop();
@@ -335,13 +343,62 @@ export async function runReplay(plan: ReplayPlan, context: CliContext): Promise<
   return settleExitCode(finished, expected, plan, context);
 }
 
+/** The image's last checkpoint taken during the replay (generation 0: none yet). */
+interface CheckpointLog {
+  generation: number;
+  opsApplied: number;
+}
+
+/** ReplayOptions.onCheckpoint for an image that can commit synchronously: commit there and note where. */
+function checkpointHook(image: CliImage | null, log: CheckpointLog): ReplayOptions['onCheckpoint'] {
+  if (image === null || image.checkpoint === undefined) return undefined;
+  const checkpoint = image.checkpoint.bind(image);
+  return (metadata) => {
+    const generation = checkpoint(metadata);
+    log.generation = generation;
+    log.opsApplied = metadata.opsApplied;
+    return generation;
+  };
+}
+
+/**
+ * The image at the end of the run: the final metadata committed and the
+ * image closed; or, after a `crash` fault, left exactly as a killed process
+ * leaves it (no commit, gathered writes lost) and the result told which
+ * checkpoint it holds.
+ */
+async function settleImage(image: CliImage, result: ReplayResult, metadata: ImageMetadata, checkpoints: CheckpointLog): Promise<ReplayResult> {
+  const crashed = result.crashed;
+  if (crashed === undefined) {
+    await image.commit(metadata);
+    await image.close();
+    return result;
+  }
+  await (image.abandon === undefined ? image.close() : image.abandon());
+  return { ...result, crashed: { ...crashed, checkpointGeneration: checkpoints.generation, checkpointOps: checkpoints.opsApplied } };
+}
+
+/** Says where a `crash` fault left the run and its image (stderr; JSON has it as `crashed`). */
+function reportCrash(result: ReplayResult, context: CliContext): void {
+  const crashed = result.crashed;
+  if (crashed === undefined) return;
+  const generation = crashed.checkpointGeneration;
+  let where = 'no image';
+  if (result.image !== undefined && generation !== undefined) {
+    where = generation === 0 ? `${result.image} left with no checkpoint (it opens empty)` : `${result.image} left at checkpoint generation ${generation}, op ${crashed.checkpointOps ?? 0}`;
+  }
+  context.io.stderr(`iomapsim: crashed at op ${crashed.opsApplied + 1} (${crashed.fault}): ${where}\n`);
+}
+
 /**
  * After the result is printed: 130 when Ctrl-C stopped the replay (no
  * expectation checked), else 1 when --expect found differences (or 0 after
- * --update-expect wrote the golden), else 5 when the device filled up.
+ * --update-expect wrote the golden), else 5 when the device filled up. A
+ * `crash` fault was asked for: it is reported, not a failure.
  */
 async function settleExitCode(result: ReplayResult, expected: Expectation | undefined, plan: ReplayPlan, context: CliContext): Promise<number> {
   if (result.interrupted === true) return reportInterrupted(result, context, plan.expect ?? null);
+  reportCrash(result, context);
   const expectCode = plan.expect ? await settleExpectation(plan.expect, expected, result, context, plan.output) : ExitCode.ok;
   const fullCode = reportDeviceFull(result, plan, context);
   return expectCode !== ExitCode.ok ? expectCode : fullCode;

@@ -19,9 +19,22 @@ export interface CliImage {
   readonly device: BlockDevice;
   /** Why open() fell back to an older checkpoint, one sentence each (empty normally). */
   readonly warnings: readonly string[];
+  /** Commits the metadata of a finished (or Ctrl-C'd) run. */
   commit(metadata: ImageMetadata): Awaitable<void>;
+  /**
+   * Commits `metadata` synchronously at a sync point of the replay
+   * (ReplayOptions.onCheckpoint) and returns the checkpoint generation
+   * written. Absent: the image takes no checkpoint until the end of the run.
+   */
+  checkpoint?(metadata: ImageMetadata): number;
   readMetadata(): Awaitable<ImageMetadata>;
   close(): Awaitable<void>;
+  /**
+   * Closes the image as a killed process would leave it (the `crash` fault):
+   * no commit, and writes still gathered in memory are lost, so it opens at
+   * its last checkpoint. Absent: close().
+   */
+  abandon?(): Awaitable<void>;
   summarize(metadata: ImageMetadata): Awaitable<ImageSummaryView>;
   verify(metadata: ImageMetadata): Awaitable<VerifyView>;
 }

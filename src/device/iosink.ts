@@ -31,8 +31,12 @@ export class CountingIoSink implements IoSink {
   readonly bytes: Record<string, number> = {};
   readonly requests: Record<string, number> = {};
 
+  /** "direction:cause" keys made once per pair: submit() runs for every request. */
+  private readonly keys: Partial<Record<IoDirection, Partial<Record<IoCause, string>>>> = {};
+
   submit(request: IoRequest): void {
-    const key = `${request.direction}:${request.cause}`;
+    const byCause = (this.keys[request.direction] ??= {});
+    const key = (byCause[request.cause] ??= `${request.direction}:${request.cause}`);
     this.bytes[key] = (this.bytes[key] ?? 0) + request.lengthBytes;
     this.requests[key] = (this.requests[key] ?? 0) + 1;
   }

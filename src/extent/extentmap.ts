@@ -30,9 +30,22 @@ export interface ExtentLimits {
   maxDelalloc: number;
 }
 
-interface ExtentValue {
-  physBlock: number;
-  state: ExtentState;
+/**
+ * The value of an extent in the interval map, packed into one number so the
+ * map stores no object per extent: physBlock * 4 + state (delalloc: -1 * 4 + 2).
+ */
+type ExtentValue = number;
+
+function packValue(physBlock: number, state: ExtentState): ExtentValue {
+  return physBlock * 4 + state;
+}
+
+function stateOf(value: ExtentValue): ExtentState {
+  return (value & 3) as ExtentState;
+}
+
+function physOf(value: ExtentValue): number {
+  return (value - (value & 3)) / 4;
 }
 
 function makeTraits(limits: ExtentLimits) {
@@ -40,21 +53,26 @@ function makeTraits(limits: ExtentLimits) {
     state === ExtentState.Written ? limits.maxWritten : state === ExtentState.Unwritten ? limits.maxUnwritten : limits.maxDelalloc;
   return {
     sliceValue(value: ExtentValue, start: number, cutAt: number): ExtentValue {
-      return value.physBlock < 0 ? value : { physBlock: value.physBlock + (cutAt - start), state: value.state };
+      return value < 0 ? value : value + (cutAt - start) * 4;
     },
-    classOf: (value: ExtentValue): number => value.state,
+    classOf: stateOf,
     classCount: 3,
     canMerge(left: ExtentValue, leftStart: number, leftEnd: number, right: ExtentValue, rightEnd: number): boolean {
-      if (left.state !== right.state) return false;
-      if (rightEnd - leftStart > maxFor(left.state)) return false;
-      if (left.state === ExtentState.Delalloc) return true;
-      return left.physBlock + (leftEnd - leftStart) === right.physBlock;
+      const state = stateOf(left);
+      if (state !== stateOf(right)) return false;
+      if (rightEnd - leftStart > maxFor(state)) return false;
+      if (state === ExtentState.Delalloc) return true;
+      return left + (leftEnd - leftStart) * 4 === right;
     },
   };
 }
 
+function isAllocated(value: ExtentValue): boolean {
+  return stateOf(value) !== ExtentState.Delalloc;
+}
+
 function toExtent(entry: IntervalEntry<ExtentValue>): Extent {
-  return { startBlock: entry.start, blockCount: entry.end - entry.start, physBlock: entry.value.physBlock, state: entry.value.state };
+  return { startBlock: entry.start, blockCount: entry.end - entry.start, physBlock: physOf(entry.value), state: stateOf(entry.value) };
 }
 
 /** What lies at a block: an extent, or a hole running to `holeEndBlock` (Infinity when nothing follows). */
@@ -65,6 +83,8 @@ export interface BlockMapping {
 
 export class ExtentMap {
   private readonly map: IntervalMap<ExtentValue>;
+  /** Scratch entry of lookups (filled, read and dropped within one call). */
+  private readonly scratch: IntervalEntry<ExtentValue> = { start: 0, end: 0, value: 0 };
   /** Bumped on every change: the iomap validity cookie of this fork. */
   sequence = 0;
 
@@ -88,8 +108,8 @@ export class ExtentMap {
 
   /** The extent containing `block`, or the hole there and where it ends. O(log n). */
   lookup(block: number): BlockMapping {
-    const entry = this.map.findFrom(block);
-    if (!entry) return { holeEndBlock: Infinity };
+    const entry = this.scratch;
+    if (!this.map.findFromInto(block, entry)) return { holeEndBlock: Infinity };
     if (entry.start <= block) return { extent: toExtent(entry), holeEndBlock: block };
     return { holeEndBlock: entry.start };
   }
@@ -104,8 +124,28 @@ export class ExtentMap {
 
   /** The last extent starting before `block` (the left neighbour). */
   extentBefore(block: number): Extent | undefined {
-    const entry = this.map.findBefore(block);
-    return entry ? toExtent(entry) : undefined;
+    const entry = this.scratch;
+    return this.map.findBeforeInto(block, entry) ? toExtent(entry) : undefined;
+  }
+
+  /**
+   * The nearest allocated (not delalloc) extent starting before `block`, looking
+   * at most `stepsMax` extents to the left; undefined when there is none within
+   * reach. What a loop of extentBefore() calls skipping delalloc finds (ext4_ext_find_goal). O(log n + stepsMax).
+   */
+  allocatedBefore(block: number, stepsMax: number): Extent | undefined {
+    const entry = this.scratch;
+    return this.map.findBeforeWhere(block, stepsMax, isAllocated, entry) ? toExtent(entry) : undefined;
+  }
+
+  /**
+   * The nearest allocated (not delalloc) extent ending after `block` (containing
+   * it or to its right), looking at most `stepsMax` extents; undefined when there
+   * is none within reach. O(log n + stepsMax).
+   */
+  allocatedFrom(block: number, stepsMax: number): Extent | undefined {
+    const entry = this.scratch;
+    return this.map.findFromWhere(block, stepsMax, isAllocated, entry) ? toExtent(entry) : undefined;
   }
 
   /** Extents overlapping [startBlock, endBlock), clipped to it. O(log n + k). */
@@ -119,8 +159,8 @@ export class ExtentMap {
 
   /** The end block of the last extent (0 when empty). */
   lastBlock(): number {
-    const last = this.map.findBefore(Number.MAX_SAFE_INTEGER);
-    return last ? last.end : 0;
+    const last = this.scratch;
+    return this.map.findBeforeInto(Number.MAX_SAFE_INTEGER, last) ? last.end : 0;
   }
 
   /** Maps [startBlock, +count) that must be a hole now. Merges with neighbours. */
@@ -128,7 +168,7 @@ export class ExtentMap {
     assert(blockCount > 0, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
     assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.insert: address/state mismatch', { physBlock, state });
     assert(blockCount <= this.maxFor(state), 'ExtentMap.insert: extent longer than the policy allows', { blockCount, state });
-    const inserted = this.map.insertIntoHole(startBlock, startBlock + blockCount, { physBlock, state });
+    const inserted = this.map.insertIntoHole(startBlock, startBlock + blockCount, packValue(physBlock, state));
     assert(inserted, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount });
     this.sequence++;
   }
@@ -145,12 +185,14 @@ export class ExtentMap {
     const pieces = this.map.collect(startBlock, startBlock + blockCount);
     const max = this.maxFor(state);
     for (const piece of pieces) {
-      assert(piece.value.state !== ExtentState.Delalloc || state === ExtentState.Delalloc, 'ExtentMap.setState: delalloc has no address', piece);
+      const pieceState = stateOf(piece.value);
+      const piecePhys = physOf(piece.value);
+      assert(pieceState !== ExtentState.Delalloc || state === ExtentState.Delalloc, 'ExtentMap.setState: delalloc has no address', toExtent(piece));
       // A record longer than the new state allows is split (32768 written blocks become 32767 + 1 unwritten on ext4).
       for (let start = piece.start; start < piece.end; start += max) {
         const end = Math.min(piece.end, start + max);
-        const physBlock = piece.value.physBlock < 0 ? -1 : piece.value.physBlock + (start - piece.start);
-        this.map.set(start, end, { physBlock, state });
+        const physBlock = piecePhys < 0 ? -1 : piecePhys + (start - piece.start);
+        this.map.assign(start, end, packValue(physBlock, state));
       }
     }
     this.sequence++;
@@ -166,7 +208,7 @@ export class ExtentMap {
   countBlocks(state?: ExtentState): number {
     let total = 0;
     for (const entry of this.map.entries()) {
-      if (state === undefined || entry.value.state === state) total += entry.end - entry.start;
+      if (state === undefined || stateOf(entry.value) === state) total += entry.end - entry.start;
     }
     return total;
   }
@@ -180,8 +222,9 @@ export class ExtentMap {
   checkValid(): void {
     this.map.checkValid();
     for (const entry of this.map.entries()) {
-      const { state, physBlock } = entry.value;
-      assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap: address/state mismatch', entry);
+      const state = stateOf(entry.value);
+      const physBlock = physOf(entry.value);
+      assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap: address/state mismatch', toExtent(entry));
       assert(entry.start >= 0 && Number.isInteger(entry.start) && Number.isInteger(entry.end), 'ExtentMap: bad bounds', entry);
       assert(entry.end - entry.start <= this.maxFor(state), 'ExtentMap: extent longer than the policy allows', entry);
     }

@@ -13,8 +13,8 @@ export const IMAGE_MAGIC = 'IOMAPSIM';
 export const CHECKPOINT_MAGIC = 'IMSCKPT1';
 /** The major format version this code writes and the newest it reads. */
 export const IMAGE_FORMAT_VERSION = 1;
-/** Minor version written (1.1 defines IMAGE_FLAG_METADATA_ONLY); readers accept any minor of a major they know. */
-export const IMAGE_FORMAT_MINOR = 2;
+/** Minor version written (1.1 METADATA_ONLY, 1.2 INLINE_DATA, 1.3 UNDO_LOG); readers accept any minor of a major they know. */
+export const IMAGE_FORMAT_MINOR = 3;
 /**
  * Incompatible-feature flag (since 1.1): the data area holds no file data
  * (`replay --no-data`); only the metadata is meaningful. Incompatible because
@@ -27,8 +27,17 @@ export const IMAGE_FLAG_METADATA_ONLY = 0x1;
  * bytes for a hole and report the file as damaged.
  */
 export const IMAGE_FLAG_INLINE_DATA = 0x2;
+/**
+ * Since 1.3: the data area may hold bytes written after this checkpoint; the
+ * undo log after the checkpoint record (src/image/undo.ts) holds the
+ * checkpoint's bytes of every block overwritten since. Set on a copy of the
+ * current superblock written to the other slot just before the first
+ * before-image of a generation is logged. Incompatible because a 1.2 reader
+ * would read the overwritten blocks and report the checkpoint's files as damaged.
+ */
+export const IMAGE_FLAG_UNDO_LOG = 0x4;
 /** Incompatible-feature flag bits this reader understands; any other set bit refuses the image as 'version'. */
-export const IMAGE_FLAGS_KNOWN = IMAGE_FLAG_METADATA_ONLY | IMAGE_FLAG_INLINE_DATA;
+export const IMAGE_FLAGS_KNOWN = IMAGE_FLAG_METADATA_ONLY | IMAGE_FLAG_INLINE_DATA | IMAGE_FLAG_UNDO_LOG;
 
 /** Bytes of the header region; the data area starts here. */
 export const HEADER_REGION_BYTES = 65536;
@@ -252,8 +261,10 @@ export function superblockProblem(sb: Superblock): string | undefined {
   }
   if (!Number.isSafeInteger(sb.generation)) return 'generation out of range';
   if (!Number.isFinite(sb.seed) || !Number.isInteger(sb.seed)) return `seed ${sb.seed} is not an integer`;
+  if ((sb.flags & IMAGE_FLAG_UNDO_LOG) !== 0 && (sb.flags & IMAGE_FLAG_METADATA_ONLY) !== 0) return 'undo log flag on a metadata-only image';
   if (sb.generation === 0) {
     if (sb.checkpointOffset !== 0 || sb.checkpointLength !== 0) return 'generation 0 must have no checkpoint';
+    if ((sb.flags & IMAGE_FLAG_UNDO_LOG) !== 0) return 'undo log flag without a checkpoint';
     return undefined;
   }
   if (!Number.isSafeInteger(sb.checkpointOffset) || !Number.isSafeInteger(sb.checkpointLength)) {

@@ -5,13 +5,16 @@
  * other), decodes the newest usable checkpoint, and checks the metadata:
  * well-formedness, extents inside the device and clear of reserved blocks,
  * blocks shared only where refcounts say so, refcounts equal to the number
- * of extents that map each block. Every problem names where it is. It never
- * throws on a damaged file: whatever it cannot read is a problem.
+ * of extents that map each block; and the undo log of a run that did not
+ * close cleanly (before-images the image is opened with). Every problem
+ * names where it is. It never throws on a damaged file: whatever it cannot
+ * read is a problem.
  */
 import fs from 'node:fs';
 import { BodyDecodeError, decodeMetadata } from './codec.js';
-import { CHECKPOINT_HEADER_BYTES, decodeSuperblock, IMAGE_FORMAT_VERSION, SLOT_BYTES, SLOT_NAMES, SLOT_OFFSETS, type Superblock } from './format.js';
-import { loadCheckpoint } from './image.js';
+import { CHECKPOINT_HEADER_BYTES, decodeCheckpointHeader, decodeSuperblock, IMAGE_FLAG_UNDO_LOG, IMAGE_FORMAT_VERSION, SLOT_BYTES, SLOT_NAMES, SLOT_OFFSETS, type Superblock } from './format.js';
+import { chooseCheckpointOffset, loadCheckpoint } from './image.js';
+import { scanUndoLog, type UndoScan, writtenBlocks } from './undo.js';
 import { sharedRefcounts } from './refcounts.js';
 import type { ImageMetadata, RefcountRun } from './types.js';
 import { metadataProblem } from './validate.js';
@@ -26,12 +29,28 @@ export interface FsckProblem {
 /** What fsck found in one superblock slot. */
 export interface FsckSlot {
   slot: string;
-  /** empty: never written; ok: superblock and checkpoint intact; damaged: see `problem`; newer: a format this build does not read. */
-  status: 'empty' | 'ok' | 'damaged' | 'newer';
+  /**
+   * empty: never written; ok: superblock and checkpoint intact; damaged: see
+   * `problem`; newer: a format this build does not read; stale: an older
+   * generation than the one in use whose checkpoint record a later commit
+   * reused (what a run killed during a commit leaves: not a problem).
+   */
+  status: 'empty' | 'ok' | 'damaged' | 'newer' | 'stale';
   generation?: number;
   problem?: string;
   /** The slot fsck checked the metadata of (the newest intact one). */
   inUse: boolean;
+}
+
+/** The undo log of the checked generation (present when its superblock has the UNDO_LOG flag). */
+export interface FsckUndoLog {
+  generation: number;
+  /** Valid before-images found: opening the image puts them back (a run that did not close cleanly). */
+  records: number;
+  /** Distinct device blocks they restore. */
+  blocks: number;
+  /** The log ends at a torn record: an unfinished write of a killed run, ignored (not a problem). */
+  tornTail: boolean;
 }
 
 export interface FsckSummary {
@@ -46,6 +65,7 @@ export interface FsckSummary {
   blocksUsed: number;
   blocksShared: number;
   blocksFree: number;
+  undoLog?: FsckUndoLog;
 }
 
 export interface FsckReport {
@@ -201,48 +221,111 @@ export function fsckImage(image: string): FsckReport {
     fs.readSync(fd, header, 0, header.length, 0);
     const slots = [readSlot(fd, header, fileBytes, 0), readSlot(fd, header, fileBytes, 1)];
     if (slots.every((slot) => slot.report.status === 'empty')) return notImage(image, 'no "IOMAPSIM" magic in either superblock slot');
-    return checkSlots(image, slots);
+    return checkSlots(image, slots, fd, fileBytes);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function checkSlots(image: string, slots: SlotRead[]): FsckReport {
-  const problems: FsckProblem[] = [];
-  for (const slot of slots) {
-    if (slot.report.status === 'damaged' || slot.report.status === 'newer') problems.push({ where: `slot ${slot.report.slot}`, problem: slot.report.problem! });
+/** Flag bit of a slot that has UNDO_LOG (the later of two slots with one generation). */
+function undoFlagOf(slot: SlotRead): number {
+  return (slot.superblock!.flags & IMAGE_FLAG_UNDO_LOG) !== 0 ? 1 : 0;
+}
+
+/** The undo log of the chosen checkpoint: its state, and records that cannot be right. */
+function checkUndoLog(scan: UndoScan, meta: ImageMetadata, problems: FsckProblem[]): FsckUndoLog {
+  const where = `(undo log, generation ${scan.generation})`;
+  if (scan.ending === 'corrupt') problems.push({ where, problem: scan.problem ?? 'corrupt record' });
+  const written = writtenBlocks(meta);
+  let outside = 0;
+  for (const block of scan.payloadOffsets.keys()) {
+    if (written.has(block)) continue;
+    if (outside++ < 10) problems.push({ where, problem: `before-image of device block ${block}, which the checkpoint does not hold as written data` });
   }
-  // The newest intact slot whose checkpoint decodes is the state the image opens at.
-  const candidates = slots.filter((slot) => slot.report.status === 'ok').sort((a, b) => b.superblock!.generation - a.superblock!.generation);
-  let meta: ImageMetadata | undefined;
-  let chosen: SlotRead | undefined;
+  if (outside > 10) problems.push({ where, problem: `${outside - 10} more before-images of blocks the checkpoint does not hold as written data` });
+  return { generation: scan.generation, records: scan.records, blocks: scan.payloadOffsets.size, tornTail: scan.ending === 'torn' };
+}
+
+/**
+ * True when the record of an older slot was overwritten by the next commit
+ * after the one in use: a header of generation `inUse + 1` at one of the two
+ * offsets that commit could choose, overlapping the old record. That commit
+ * was killed before it rewrote the old slot; the old record was dead already.
+ */
+function reusedByNextCommit(fd: number, fileBytes: number, inUse: Superblock, undoEndBytes: number, old: Superblock): boolean {
+  // A record too big to fit before the one in use goes after it (and its undo log): the second offset.
+  const offsets = [inUse.metaOffset, chooseCheckpointOffset(inUse, Number.MAX_SAFE_INTEGER, undoEndBytes)];
+  const header = new Uint8Array(CHECKPOINT_HEADER_BYTES);
+  for (const offset of offsets) {
+    if (offset + header.length > fileBytes || !readExactly(fd, header, offset)) continue;
+    const decoded = decodeCheckpointHeader(header);
+    if (typeof decoded === 'string' || decoded.generation !== inUse.generation + 1) continue;
+    const end = offset + CHECKPOINT_HEADER_BYTES + decoded.bodyLength;
+    if (offset < old.checkpointOffset + old.checkpointLength && old.checkpointOffset < end) return true;
+  }
+  return false;
+}
+
+/** Reads dst.length bytes at `offset`; false on a short read or an I/O error (fsck never throws on a bad file). */
+function readExactly(fd: number, dst: Uint8Array, offset: number): boolean {
+  try {
+    return fs.readSync(fd, dst, 0, dst.length, offset) === dst.length;
+  } catch {
+    return false;
+  }
+}
+
+/** The newest intact slot whose checkpoint decodes: the state the image opens at. A body that does not decode is a problem. */
+function chooseCheckpoint(slots: SlotRead[], problems: FsckProblem[]): { chosen: SlotRead; meta: ImageMetadata } | undefined {
+  const candidates = slots
+    .filter((slot) => slot.report.status === 'ok')
+    .sort((a, b) => b.superblock!.generation - a.superblock!.generation || undoFlagOf(b) - undoFlagOf(a));
   for (const slot of candidates) {
     const decoded = decodeBody(slot.superblock!, slot.record ?? null);
-    if (typeof decoded === 'string') {
-      slot.report.status = 'damaged';
-      slot.report.problem = decoded;
-      problems.push({ where: `slot ${slot.report.slot} (generation ${slot.superblock!.generation})`, problem: decoded });
-      continue;
-    }
-    meta = decoded;
-    chosen = slot;
-    break;
+    if (typeof decoded !== 'string') return { chosen: slot, meta: decoded };
+    slot.report.status = 'damaged';
+    slot.report.problem = decoded;
+    problems.push({ where: `slot ${slot.report.slot} (generation ${slot.superblock!.generation})`, problem: decoded });
   }
+  return undefined;
+}
+
+function checkSlots(image: string, slots: SlotRead[], fd: number, fileBytes: number): FsckReport {
+  const problems: FsckProblem[] = [];
+  for (const slot of slots) {
+    const superblockDamaged = slot.report.status === 'damaged' && slot.superblock === undefined;
+    if (superblockDamaged || slot.report.status === 'newer') problems.push({ where: `slot ${slot.report.slot}`, problem: slot.report.problem! });
+  }
+  // Slots whose superblock is intact but whose checkpoint record is not: judged once the slot in use is known.
+  const recordDamaged = slots.filter((slot) => slot.report.status === 'damaged' && slot.superblock !== undefined);
+  const found = chooseCheckpoint(slots, problems);
   const reports = slots.map((slot) => slot.report);
-  if (meta === undefined || chosen === undefined) {
+  if (found === undefined) {
+    for (const slot of recordDamaged) problems.push({ where: `slot ${slot.report.slot}`, problem: slot.report.problem! });
     problems.push({ where: '(image)', problem: 'no superblock slot holds an intact checkpoint: the image cannot be opened' });
     return { image, isImage: true, slots: reports, problems, ok: false };
   }
+  const { chosen, meta } = found;
+  const inUse = chosen.superblock!;
   chosen.report.inUse = true;
+  const undo = undoFlagOf(chosen) === 1 ? scanUndoLog(fd, inUse, fileBytes) : undefined;
+  for (const slot of recordDamaged) {
+    const old = slot.superblock!;
+    const stale = old.generation < inUse.generation && reusedByNextCommit(fd, fileBytes, inUse, undo !== undefined && undo.records > 0 ? undo.endOffsetBytes : 0, old);
+    if (stale) slot.report.status = 'stale';
+    else problems.push({ where: `slot ${slot.report.slot}`, problem: slot.report.problem! });
+  }
   const newest = Math.max(...slots.map((slot) => slot.report.generation ?? -1));
-  if (newest > chosen.superblock!.generation) {
-    problems.push({ where: '(image)', problem: `opens at generation ${chosen.superblock!.generation}: the newer generation ${newest} is damaged (its last commit was lost)` });
+  if (newest > inUse.generation) {
+    problems.push({ where: '(image)', problem: `opens at generation ${inUse.generation}: the newer generation ${newest} is damaged (its last commit was lost)` });
   }
   for (const mismatch of structureMismatches(meta, FSCK_PROBLEMS_MAX)) {
     problems.push({ where: mismatch.path, problem: `${mismatch.reason} (file bytes ${mismatch.offset}..${mismatch.offset + mismatch.length - 1})` });
   }
   problems.push(...refcountProblems(meta));
+  const summary = summarize(meta, inUse.generation);
+  if (undo !== undefined) summary.undoLog = checkUndoLog(undo, meta, problems);
   const shown = problems.slice(0, FSCK_PROBLEMS_MAX);
   if (problems.length > FSCK_PROBLEMS_MAX) shown.push({ where: '(fsck)', problem: `${problems.length - FSCK_PROBLEMS_MAX} more problems not listed` });
-  return { image, isImage: true, slots: reports, summary: summarize(meta, chosen.superblock!.generation), problems: shown, ok: problems.length === 0 };
+  return { image, isImage: true, slots: reports, summary, problems: shown, ok: problems.length === 0 };
 }

@@ -24,6 +24,7 @@ import {
   IMAGE_CREATED_BY,
   IMAGE_FLAG_INLINE_DATA,
   IMAGE_FLAG_METADATA_ONLY,
+  IMAGE_FLAG_UNDO_LOG,
   IMAGE_FORMAT_MINOR,
   IMAGE_FORMAT_VERSION,
   IMAGE_MAGIC,
@@ -36,6 +37,7 @@ import {
   type Superblock,
 } from './format.js';
 import type { ImageMetadata } from './types.js';
+import { BlockBitmap, encodeUndoRecords, scanUndoLog, UNDO_HEADER_BYTES, undoLogOffset, undoRecordBytes, type UndoScan, writtenBlocks } from './undo.js';
 import { metadataProblem } from './validate.js';
 
 export type { Superblock } from './format.js';
@@ -76,6 +78,8 @@ interface OpenChoice {
   slot: SlotIndex;
   record: Uint8Array | undefined;
   warnings: string[];
+  /** The slot not chosen is a valid one with the UNDO_LOG flag. */
+  otherSlotFlagged: boolean;
 }
 
 /**
@@ -87,7 +91,11 @@ export class ImageFile implements BlockDevice {
   /** Data-area bytes written and read through write()/read(). */
   bytesWritten = 0;
   bytesRead = 0;
-  /** Why open() did not use the newest slot, one sentence each (empty when it did). */
+  /**
+   * What open() found that a user should know, one sentence each (empty
+   * normally): why it did not use the newest slot, and how many blocks it
+   * restored from the undo log of a run that was not closed cleanly.
+   */
   readonly warnings: readonly string[];
   private fd: number | undefined;
   private current: Superblock;
@@ -103,19 +111,40 @@ export class ImageFile implements BlockDevice {
   private gatherBuffer: Uint8Array | undefined;
   private gatherAddrBytes = 0;
   private gatherLengthBytes = 0;
+  /**
+   * Writable: the device blocks the current checkpoint holds as written data
+   * whose before-image is not in the undo log yet (an overwrite saves them
+   * first). Undefined when no block needs saving: generation 0, metadata only, read-only.
+   */
+  private undoPending: BlockBitmap | undefined;
+  /** File offset where the next undo record of the current generation goes. */
+  private undoAppendOffset = 0;
+  /** Undo records of the current generation in the file (written by this process or found by open()). */
+  private undoRecordCount = 0;
+  /** Read-only open of an image with an undo log: device block to the file offset of its checkpoint bytes. */
+  private undoOverlay: Map<number, number> | undefined;
+  /** The slot not in use is valid and carries UNDO_LOG (close() rewrites it once the run ends cleanly). */
+  private otherSlotFlagged: boolean;
 
   private constructor(
     readonly path: string,
     fd: number,
     readonly writable: boolean,
     choice: OpenChoice,
+    undo?: UndoScan,
   ) {
     this.fd = fd;
     this.current = Object.freeze({ ...choice.superblock });
     this.currentSlot = choice.slot;
     this.pendingRecord = choice.record;
-    this.warnings = Object.freeze([...choice.warnings]);
+    this.warnings = Object.freeze([...choice.warnings, ...undoWarnings(undo)]);
     this.sizeBytes = choice.superblock.deviceSize;
+    this.otherSlotFlagged = choice.otherSlotFlagged;
+    if (undo !== undefined) {
+      this.undoRecordCount = undo.records;
+      this.undoAppendOffset = undo.endOffsetBytes;
+      if (!writable && undo.payloadOffsets.size > 0) this.undoOverlay = undo.payloadOffsets;
+    }
   }
 
   /** The superblock of the current checkpoint (frozen; replaced by commit()). */
@@ -131,6 +160,14 @@ export class ImageFile implements BlockDevice {
   /** Which slot ('A' or 'B') holds the current superblock. */
   get slotName(): string {
     return SLOT_NAMES[this.currentSlot];
+  }
+
+  /**
+   * Before-images in the undo log of the current generation: written since the
+   * last commit (writable), or found by open() (a run that did not close cleanly).
+   */
+  get undoRecords(): number {
+    return this.undoRecordCount;
   }
 
   /**
@@ -173,26 +210,60 @@ export class ImageFile implements BlockDevice {
       throw ioError(path, 'cannot create the image', error);
     }
     syncDirectory(path);
-    return new ImageFile(path, fd, true, { superblock, slot: 0, record: undefined, warnings: [] });
+    return new ImageFile(path, fd, true, { superblock, slot: 0, record: undefined, warnings: [], otherSlotFlagged: false });
   }
 
   /**
    * Opens an existing image at its newest consistent checkpoint: the valid
    * slot with the highest generation whose checkpoint record is intact; an
    * older slot is used (and `warnings` says why) when the newest is torn.
+   * When the run that wrote it did not close cleanly (UNDO_LOG flag), the
+   * undo log's before-images are read: a read-only image overlays them on
+   * data reads, a writable one writes them back home and fsyncs, so either
+   * way the data area reads as the checkpoint left it (`warnings` says so).
    * Errors (all ImageError): 'missing', 'foreign' (no magic in either slot),
-   * 'corrupt' (bad crc, truncated), 'version' (newer format), 'io'.
+   * 'corrupt' (bad crc, truncated; a writable open also decodes the
+   * checkpoint), 'version' (newer format), 'io'.
    */
   static open(path: string, opts: ImageOpenOptions = {}): ImageFile {
     const writable = opts.writable ?? false;
     const fd = openExisting(path, writable);
     try {
       const choice = chooseSlot(path, fd);
-      return new ImageFile(path, fd, writable, choice);
+      const hasUndo = (choice.superblock.flags & IMAGE_FLAG_UNDO_LOG) !== 0;
+      const undo = hasUndo ? scanUndoLog(fd, choice.superblock, fs.fstatSync(fd).size) : undefined;
+      const image = new ImageFile(path, fd, writable, choice, undo);
+      if (writable) image.prepareWrites(undo);
+      return image;
     } catch (error) {
       fs.closeSync(fd);
       throw error;
     }
+  }
+
+  /**
+   * A writable open: the blocks the checkpoint vouches for are put back from
+   * the undo log (durably), and the ones not saved yet are marked pending.
+   */
+  private prepareWrites(undo: UndoScan | undefined): void {
+    const fd = this.checkOpen();
+    if (this.current.generation === 0 || this.metadataOnly) return;
+    const pending = writtenBlocks(this.readMetadata());
+    this.undoAppendOffset = undo?.endOffsetBytes ?? undoLogOffset(this.current);
+    if (undo !== undefined && undo.payloadOffsets.size > 0) {
+      const block = new Uint8Array(this.current.blockSize);
+      try {
+        for (const [blockIndex, payloadOffset] of undo.payloadOffsets) {
+          readFully(fd, block, payloadOffset, this.path);
+          writeFully(fd, block, this.current.dataOffset + blockIndex * this.current.blockSize);
+          pending.clear(blockIndex);
+        }
+        fs.fdatasyncSync(fd);
+      } catch (error) {
+        throw ioError(this.path, 'cannot restore blocks from the undo log', error);
+      }
+    }
+    this.undoPending = pending;
   }
 
   /** Reads dst.length bytes of the device at addrBytes (never-written bytes are zero). */
@@ -200,7 +271,23 @@ export class ImageFile implements BlockDevice {
     const fd = this.checkDataRange(addrBytes, dst.length);
     this.flushGathered();
     readFully(fd, dst, this.current.dataOffset + addrBytes, this.path);
+    if (this.undoOverlay !== undefined) this.overlayUndo(fd, addrBytes, dst);
     this.bytesRead += dst.length;
+  }
+
+  /** Replaces the bytes of blocks the undo log holds with their checkpoint bytes. O(blocks in range). */
+  private overlayUndo(fd: number, addrBytes: number, dst: Uint8Array): void {
+    const overlay = this.undoOverlay;
+    assert(overlay !== undefined, 'undo overlay missing');
+    const blockSize = this.current.blockSize;
+    const endBytes = addrBytes + dst.length;
+    for (let block = Math.floor(addrBytes / blockSize); block * blockSize < endBytes; block++) {
+      const payloadOffset = overlay.get(block);
+      if (payloadOffset === undefined) continue;
+      const start = Math.max(addrBytes, block * blockSize);
+      const end = Math.min(endBytes, (block + 1) * blockSize);
+      readFully(fd, dst.subarray(start - addrBytes, end - addrBytes), payloadOffset + (start - block * blockSize), this.path);
+    }
   }
 
   /**
@@ -238,6 +325,7 @@ export class ImageFile implements BlockDevice {
   private writeData(addrBytes: number, src: Uint8Array): void {
     const fd = this.checkOpen();
     try {
+      if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, src.length);
       writeFully(fd, src, this.current.dataOffset + addrBytes);
     } catch (error) {
       throw ioError(this.path, `cannot write ${src.length} bytes at device address ${addrBytes}`, error);
@@ -245,13 +333,64 @@ export class ImageFile implements BlockDevice {
   }
 
   /**
+   * Before a write reaches [addrBytes, addrBytes + lengthBytes) of the data
+   * area: appends the checkpoint bytes of every block there the checkpoint
+   * vouches for and that is not saved yet to the undo log, and makes them
+   * durable (one fdatasync per call), so the home write may then tear or be lost.
+   */
+  private saveBeforeImages(fd: number, pending: BlockBitmap, addrBytes: number, lengthBytes: number): void {
+    const blockSize = this.current.blockSize;
+    const firstBlock = Math.floor(addrBytes / blockSize);
+    const endBlock = Math.ceil((addrBytes + lengthBytes) / blockSize);
+    if (!pending.anyIn(firstBlock, endBlock)) return;
+    const blocks: number[] = [];
+    for (let block = firstBlock; block < endBlock; block++) if (pending.has(block)) blocks.push(block);
+    this.markUndoLogLive(fd);
+    const recordBytes = undoRecordBytes(blockSize);
+    const batch = new Uint8Array(blocks.length * recordBytes);
+    // Each run of contiguous blocks is read with one pread, then copied into its records' payloads.
+    const scratch = new Uint8Array((endBlock - firstBlock) * blockSize);
+    for (let index = 0; index < blocks.length; ) {
+      let run = 1;
+      while (index + run < blocks.length && blocks[index + run] === blocks[index]! + run) run++;
+      readFully(fd, scratch.subarray(0, run * blockSize), this.current.dataOffset + blocks[index]! * blockSize, this.path);
+      for (let i = 0; i < run; i++) batch.set(scratch.subarray(i * blockSize, (i + 1) * blockSize), (index + i) * recordBytes + UNDO_HEADER_BYTES);
+      index += run;
+    }
+    encodeUndoRecords(batch, this.current.generation, blocks, blockSize);
+    writeFully(fd, batch, this.undoAppendOffset);
+    fs.fdatasyncSync(fd);
+    this.undoAppendOffset += batch.length;
+    this.undoRecordCount += blocks.length;
+    for (const block of blocks) pending.clear(block);
+  }
+
+  /**
+   * Before the first before-image of a generation: a copy of the current
+   * superblock with UNDO_LOG goes to the other slot and becomes the one in
+   * use, so that a reader of a killed run knows to read the log. The undo
+   * batch's fdatasync makes it durable with the records, before any home write.
+   */
+  private markUndoLogLive(fd: number): void {
+    if ((this.current.flags & IMAGE_FLAG_UNDO_LOG) !== 0) return;
+    const flagged: Superblock = { ...this.current, flags: this.current.flags | IMAGE_FLAG_UNDO_LOG };
+    const otherSlot: SlotIndex = this.currentSlot === 0 ? 1 : 0;
+    writeFully(fd, encodeSuperblock(flagged), SLOT_OFFSETS[otherSlot]);
+    this.current = Object.freeze(flagged);
+    this.currentSlot = otherSlot;
+    this.otherSlotFlagged = false;
+  }
+
+  /**
    * Makes `meta` (and every data write before it) the image's durable state:
    * writes a checkpoint record where it overlaps neither live checkpoint,
    * fsyncs, writes the other superblock slot with generation + 1, fsyncs.
+   * The undo log of the previous generation is dead from then on; the blocks
+   * `meta` holds as written data are the ones later overwrites save first.
    * `meta` must be well formed and match the image geometry (asserted).
-   * O(size of meta).
+   * Returns the new generation. O(size of meta + device blocks / 32).
    */
-  commit(meta: ImageMetadata): void {
+  commit(meta: ImageMetadata): number {
     assert(this.writable, 'commit to an image opened read-only', { path: this.path });
     const fd = this.checkOpen();
     const problem = metadataProblem(meta);
@@ -261,10 +400,12 @@ export class ImageFile implements BlockDevice {
     assert(meta.deviceSize === this.current.deviceSize, 'metadata device size differs from the image', { meta: meta.deviceSize, image: this.current.deviceSize });
     const generation = this.current.generation + 1;
     const record = encodeCheckpoint(generation, encodeMetadata(meta));
-    const checkpointOffset = chooseCheckpointOffset(this.current, record.length);
+    const undoEnd = this.undoRecordCount > 0 ? this.undoAppendOffset : 0;
+    const checkpointOffset = chooseCheckpointOffset(this.current, record.length, undoEnd);
+    const flags = this.current.flags & ~IMAGE_FLAG_UNDO_LOG;
     const next: Superblock = {
       ...this.current,
-      flags: meta.inodes.some((inode) => inode.inline !== undefined) ? this.current.flags | IMAGE_FLAG_INLINE_DATA : this.current.flags & ~IMAGE_FLAG_INLINE_DATA,
+      flags: meta.inodes.some((inode) => inode.inline !== undefined) ? flags | IMAGE_FLAG_INLINE_DATA : flags & ~IMAGE_FLAG_INLINE_DATA,
       generation,
       checkpointOffset,
       checkpointLength: record.length,
@@ -285,7 +426,12 @@ export class ImageFile implements BlockDevice {
     this.current = Object.freeze(next);
     this.currentSlot = nextSlot;
     this.pendingRecord = undefined;
+    this.otherSlotFlagged = (previous.flags & IMAGE_FLAG_UNDO_LOG) !== 0;
+    this.undoPending = this.metadataOnly ? undefined : writtenBlocks(meta);
+    this.undoAppendOffset = undoLogOffset(next);
+    this.undoRecordCount = 0;
     trimMetadataArea(fd, previous, next);
+    return generation;
   }
 
   /**
@@ -308,18 +454,56 @@ export class ImageFile implements BlockDevice {
     return decodeCheckpointBody(this.path, sb, record.subarray(CHECKPOINT_HEADER_BYTES));
   }
 
-  /** Closes the file; further I/O is a bug. Idempotent. */
+  /**
+   * Closes the file (gathered writes reach it first); further I/O is a bug.
+   * When nothing was overwritten since the last commit, a slot still flagged
+   * UNDO_LOG from an earlier generation is replaced by a copy of the current
+   * superblock, so that a cleanly closed image opens in 1.2 readers. Idempotent.
+   */
   close(): void {
     const fd = this.fd;
     if (fd === undefined) return;
     try {
       this.flushGathered();
+      this.unflagOtherSlot(fd);
     } finally {
-      this.fd = undefined;
-      this.pendingRecord = undefined;
-      this.gatherLengthBytes = 0;
-      fs.closeSync(fd);
+      this.release(fd);
     }
+  }
+
+  /**
+   * Closes the file the way a killed process leaves it: gathered writes not
+   * yet passed to the file are lost, nothing is committed or rewritten. The
+   * image opens at its last checkpoint (the `crash` fault). Idempotent.
+   */
+  abandon(): void {
+    const fd = this.fd;
+    if (fd === undefined) return;
+    this.gatherLengthBytes = 0;
+    this.release(fd);
+  }
+
+  private release(fd: number): void {
+    this.fd = undefined;
+    this.pendingRecord = undefined;
+    this.gatherLengthBytes = 0;
+    this.undoPending = undefined;
+    this.undoOverlay = undefined;
+    fs.closeSync(fd);
+  }
+
+  /** The clean-close half of the undo protocol (see close()). */
+  private unflagOtherSlot(fd: number): void {
+    if (!this.writable || !this.otherSlotFlagged || this.undoRecordCount > 0) return;
+    if ((this.current.flags & IMAGE_FLAG_UNDO_LOG) !== 0) return;
+    const otherSlot: SlotIndex = this.currentSlot === 0 ? 1 : 0;
+    try {
+      writeFully(fd, encodeSuperblock(this.current), SLOT_OFFSETS[otherSlot]);
+      fs.fsyncSync(fd);
+    } catch (error) {
+      throw ioError(this.path, 'cannot clear the undo log flag', error);
+    }
+    this.otherSlotFlagged = false;
   }
 
   private checkOpen(): number {
@@ -336,14 +520,17 @@ export class ImageFile implements BlockDevice {
 
 /**
  * Where the next checkpoint record goes: at the start of the metadata area
- * when it fits before the current record, else just after the current one.
- * It never overlaps the current record (the fallback if this commit tears),
- * and the area stays under three times the largest of the last three records.
+ * when it fits before the current record, else just after the current one
+ * and after its undo log, which ends at `undoEndBytes` (0: none; the log
+ * always starts after the current record). It never overlaps the current
+ * record or its undo log (what a reader falls back to if this commit tears),
+ * and the area stays under three times the largest of the last three
+ * records plus one undo log.
  */
-export function chooseCheckpointOffset(current: Superblock, recordLength: number): number {
+export function chooseCheckpointOffset(current: Superblock, recordLength: number, undoEndBytes = 0): number {
   if (current.generation === 0) return current.metaOffset;
   if (recordLength <= current.checkpointOffset - current.metaOffset) return current.metaOffset;
-  return alignUp(current.checkpointOffset + current.checkpointLength, CHECKPOINT_ALIGN_BYTES);
+  return alignUp(Math.max(current.checkpointOffset + current.checkpointLength, undoEndBytes), CHECKPOINT_ALIGN_BYTES);
 }
 
 /** True when `path` is a regular file with the image magic in either slot. Never throws. */
@@ -417,9 +604,10 @@ function chooseSlot(path: string, fd: number): OpenChoice {
   readFully(fd, header, 0, path);
   const decoded = SLOT_OFFSETS.map((offset) => decodeSuperblock(header.subarray(offset, offset + SLOT_BYTES)));
   refuseNewer(path, decoded);
+  // Of two slots with one generation, the one with UNDO_LOG is the later write (the log may be live).
   const order = ([0, 1] as const)
     .filter((slot) => decoded[slot]!.status === 'valid')
-    .sort((a, b) => slotGeneration(decoded[b]!) - slotGeneration(decoded[a]!) || a - b);
+    .sort((a, b) => slotGeneration(decoded[b]!) - slotGeneration(decoded[a]!) || slotUndoFlag(decoded[b]!) - slotUndoFlag(decoded[a]!) || a - b);
   const warnings: string[] = [];
   for (const slot of [0, 1] as const) {
     const status = decoded[slot]!;
@@ -428,7 +616,7 @@ function chooseSlot(path: string, fd: number): OpenChoice {
   for (const slot of order) {
     const sb = (decoded[slot] as Extract<SlotDecode, { status: 'valid' }>).superblock;
     const found = loadCheckpoint(fd, sb, fileBytes);
-    if (typeof found !== 'string') return { superblock: sb, slot, record: found ?? undefined, warnings };
+    if (typeof found !== 'string') return { superblock: sb, slot, record: found ?? undefined, warnings, otherSlotFlagged: slotUndoFlag(decoded[slot === 0 ? 1 : 0]!) === 1 };
     warnings.push(`slot ${SLOT_NAMES[slot]} (generation ${sb.generation}) ignored: ${found}`);
   }
   if (decoded.every((slot) => slot.status === 'absent')) {
@@ -439,6 +627,21 @@ function chooseSlot(path: string, fd: number): OpenChoice {
 
 function slotGeneration(status: SlotDecode): number {
   return status.status === 'valid' ? status.superblock.generation : -1;
+}
+
+/** 1 for a valid slot with the UNDO_LOG flag, else 0. */
+export function slotUndoFlag(status: SlotDecode): number {
+  return status.status === 'valid' && (status.superblock.flags & IMAGE_FLAG_UNDO_LOG) !== 0 ? 1 : 0;
+}
+
+/** What open() says about an undo log it found: blocks restored, and a torn or corrupt end. */
+function undoWarnings(undo: UndoScan | undefined): string[] {
+  if (undo === undefined) return [];
+  const warnings: string[] = [];
+  const blocks = undo.payloadOffsets.size;
+  if (blocks > 0) warnings.push(`the image was not closed cleanly: ${blocks} block${blocks === 1 ? '' : 's'} restored from the undo log of generation ${undo.generation}`);
+  if (undo.ending !== 'end' && undo.problem !== undefined) warnings.push(`undo log of generation ${undo.generation}: ${undo.problem}`);
+  return warnings;
 }
 
 function refuseNewer(path: string, decoded: SlotDecode[]): void {

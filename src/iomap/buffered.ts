@@ -42,6 +42,8 @@ function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): 
   } else {
     const src = iter.srcmap;
     const addr = src.addr + (blockPos - src.offset);
+    // A failed read leaves the block not uptodate and fails the caller (iomap_finish_folio_read with an error).
+    if (ctx.faults?.ioFails('read', addr, blockSize, blockSize, ctx.stats.deviceBytesWritten)) throw new ErrnoError(Errno.EIO, 'read: device read error');
     if (!ctx.dataless) ctx.device.read(addr, dst);
     ctx.io.submit({ direction: 'read', cause: 'readmiss', addrBytes: addr, lengthBytes: blockSize });
     ctx.stats.deviceBytesRead += blockSize;
@@ -86,37 +88,69 @@ function writeEnd(iter: IomapIter, page: Page, from: number, to: number, blockSi
   iter.inode.pages.markDirty(page, mask);
 }
 
-/** iomap_write_iter: copy `source` into the page cache over the iter's span. */
-function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource): number {
+/**
+ * iomap_write_iter: copy `source` into the page cache over the iter's span.
+ * The user buffer can be read only below file position `readableEnd` (a
+ * short-copy fault; Infinity: all of it): a short copy into a folio that is
+ * not uptodate counts 0 (__iomap_write_end), the new cache past EOF goes
+ * (iomap_write_failed) and the chunk is retried with the bytes that did copy;
+ * a chunk with nothing readable ends the write with EFAULT after what was done.
+ */
+function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource, readableEnd = Infinity): number {
   const { iomap, inode } = iter;
   assert(iomap.type !== IomapType.Hole || (iter.flags & IomapOp.Zero) !== 0, 'buffered write got a hole mapping', iomap);
   let pos = iter.pos;
   const end = iter.pos + iter.length;
+  let chunkLimit = PAGE_SIZE;
   while (pos < end) {
     const index = Math.floor(pos / PAGE_SIZE);
     const pageStart = index * PAGE_SIZE;
     const from = pos - pageStart;
-    const bytes = Math.min(PAGE_SIZE - from, end - pos);
+    const bytes = Math.min(PAGE_SIZE - from, end - pos, chunkLimit);
+    chunkLimit = PAGE_SIZE;
+    if (pos >= readableEnd) {
+      // fault_in_iov_iter_readable: nothing of the chunk can be read.
+      iter.errno = Errno.EFAULT;
+      break;
+    }
+    const existed = readableEnd === Infinity || inode.pages.get(index) !== undefined;
     const page = inode.pages.grab(index);
-    writeBegin(ctx, iter, page, from, from + bytes);
-    if (!ctx.dataless) copyFromSource(page.data.subarray(from, from + bytes), source, pos);
-    writeEnd(iter, page, from, from + bytes, ctx.blockSize);
-    pos += bytes;
+    try {
+      writeBegin(ctx, iter, page, from, from + bytes);
+    } catch (error) {
+      // iomap_write_begin failed (a read error filling the folio): the write ends after what it did.
+      if (!(error instanceof ErrnoError)) throw error;
+      iter.errno = error.errno;
+      break;
+    }
+    const copied = Math.min(bytes, readableEnd - pos);
+    if (copied < bytes && !inode.pages.isUptodate(page)) {
+      if (!existed && pageStart >= inode.size && page.dirty === 0) inode.pages.drop(index, index + 1);
+      ctx.recovery?.path('retry-smaller', { retried: copied });
+      chunkLimit = copied;
+      continue;
+    }
+    if (!ctx.dataless) copyFromSource(page.data.subarray(from, from + copied), source, pos);
+    writeEnd(iter, page, from, from + copied, ctx.blockSize);
+    pos += copied;
     if ((iter.flags & IomapOp.Zero) === 0 && pos > inode.size) {
       inode.size = pos;
       iomap.flags |= IomapFlag.SizeChanged;
     }
   }
-  return iter.length;
+  return pos - iter.pos;
 }
 
 /**
  * iomap_file_buffered_write: write [pos, pos+length) from `source` through the
  * page cache. Returns bytes written; throws ErrnoError when nothing was written.
+ * A short-copy fault (ctx.faults) cuts the user buffer short.
  */
 export function iomapFileBufferedWrite(ctx: FsContext, inode: Inode, pos: number, length: number, source: WriteSource, ops: IomapOps): number {
   if (length === 0) return 0;
-  const result = iomapIterate(inode, pos, length, IomapOp.Write, ops, (iter) => writeIter(ctx, iter, source));
+  const limit = ctx.faults?.userCopyLimit(length);
+  const readableEnd = limit === undefined ? Infinity : pos + limit;
+  const result = iomapIterate(inode, pos, length, IomapOp.Write, ops, (iter) => writeIter(ctx, iter, source, readableEnd));
   return doneOrThrow(result, 'buffered write');
 }
 

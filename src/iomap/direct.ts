@@ -51,6 +51,8 @@ function writeZeroes(ctx: FsContext, inode: Inode, addr: number, length: number)
 interface DioWriteState {
   unwritten: boolean;
   cow: boolean;
+  /** File position where the block layer stops completing bytes (a short-dio fault; Infinity: never). */
+  completeEnd: number;
 }
 
 /** iomap_dio_bio_iter for a write: zero sub-block edges of new/unwritten blocks, write the data. */
@@ -64,29 +66,39 @@ function dioWriteIter(ctx: FsContext, iter: IomapIter, source: WriteSource, stat
   const needZeroout = iomap.type === IomapType.Unwritten || (iomap.flags & IomapFlag.New) !== 0;
   const blockSize = ctx.blockSize;
   const pos = iter.pos;
-  const end = pos + iter.length;
+  if (pos >= state.completeEnd) {
+    // The bio was not built: the mapping is not finished, the count so far stands (-ENOTBLK).
+    iter.errno = Errno.ENOTBLK;
+    return 0;
+  }
+  const length = Math.min(iter.length, state.completeEnd - pos);
+  if (length < iter.length) iter.errno = Errno.ENOTBLK;
+  const end = pos + length;
   const addrOf = (filePos: number): number => iomap.addr + (filePos - iomap.offset);
+  if (ctx.faults?.ioFails('write', addrOf(pos), length, blockSize, ctx.stats.deviceBytesWritten)) {
+    throw new ErrnoError(Errno.EIO, 'direct write: device write error');
+  }
   const headPad = pos % blockSize;
   if (needZeroout && headPad !== 0) {
     writeZeroes(ctx, inode, addrOf(pos - headPad), headPad);
     inode.diskContent.zero(pos - headPad, headPad);
   }
   if (!ctx.dataless) {
-    const data = scratchBuffer(iter.length);
+    const data = scratchBuffer(length);
     copyFromSource(data, source, pos);
     ctx.device.write(addrOf(pos), data);
   }
-  ctx.io.submit({ direction: 'write', cause: 'direct', addrBytes: addrOf(pos), lengthBytes: iter.length });
-  ctx.stats.deviceBytesWritten += iter.length;
-  inode.deviceBytesWritten += iter.length;
+  ctx.io.submit({ direction: 'write', cause: 'direct', addrBytes: addrOf(pos), lengthBytes: length });
+  ctx.stats.deviceBytesWritten += length;
+  inode.deviceBytesWritten += length;
   const content = contentOf(source);
-  if (content) inode.diskContent.write(pos, iter.length, content);
+  if (content) inode.diskContent.write(pos, length, content);
   const tailPad = end % blockSize;
   if (tailPad !== 0 && (needZeroout || end >= inode.size)) {
     writeZeroes(ctx, inode, addrOf(end), blockSize - tailPad);
     inode.diskContent.zero(end, blockSize - tailPad);
   }
-  return iter.length;
+  return length;
 }
 
 /** iomap_dio_bio_iter for a read: holes and unwritten read as zeroes, delalloc is an error. */
@@ -95,6 +107,7 @@ function dioReadIter(ctx: FsContext, iter: IomapIter, dst: Uint8Array | undefine
   if (iomap.type === IomapType.Delalloc) throw new ErrnoError(Errno.EIO, 'direct read of delalloc');
   const addr = iomap.addr + (iter.pos - iomap.offset);
   if (iomap.type === IomapType.Mapped) {
+    if (ctx.faults?.ioFails('read', addr, iter.length, ctx.blockSize, ctx.stats.deviceBytesWritten)) throw new ErrnoError(Errno.EIO, 'direct read: device read error');
     ctx.io.submit({ direction: 'read', cause: 'direct', addrBytes: addr, lengthBytes: iter.length });
     ctx.stats.deviceBytesRead += iter.length;
   }
@@ -135,8 +148,16 @@ export function iomapDioWrite(
   checkAlignment(pos, length);
   if (length === 0) return { done: 0, errno: 0 };
   host.flushAndInvalidate(inode, pos, pos + length);
-  const state: DioWriteState = { unwritten: false, cow: false };
+  const limit = ctx.faults?.dioCompleteLimit(length, SECTOR_SIZE);
+  const state: DioWriteState = { unwritten: false, cow: false, completeEnd: limit === undefined ? Infinity : pos + limit };
   const result = iomapIterate(inode, pos, length, IomapOp.Write | IomapOp.Direct | extraFlags, ops, (iter) => dioWriteIter(ctx, iter, source, state));
+  if (result.errno !== 0 && result.errno !== Errno.ENOTBLK) {
+    // iomap_dio_complete: an error is returned instead of a count; end_io sees the error and converts nothing.
+    if (state.unwritten) ctx.recovery?.path('unwritten-kept', { lost: length });
+    else ctx.recovery?.bytes({ lost: length });
+    inode.pages.drop(Math.floor(pos / PAGE_SIZE), Math.ceil((pos + length) / PAGE_SIZE));
+    return { done: 0, errno: result.errno };
+  }
   if (result.done > 0) {
     dioOps.endIo(inode, { pos, size: result.done, unwritten: state.unwritten, cow: state.cow });
     if (pos + result.done > inode.size) inode.size = pos + result.done;

@@ -21,6 +21,12 @@ export interface IomapIter {
   iomap: Iomap;
   /** The read source: srcmap when it is not a hole, else iomap (iomap_iter_srcmap). */
   srcmap: Iomap;
+  /**
+   * Set by an actor that made progress and then failed (a short user copy
+   * ends in EFAULT, a direct write the block layer cut short in ENOTBLK): the
+   * iteration advances by what the actor returned, then stops with this errno.
+   */
+  errno: number;
 }
 
 /** Processes the span of one mapping; returns bytes processed (advance). Throws ErrnoError on failure. */
@@ -63,7 +69,7 @@ export function iomapIterate(inode: Inode, pos: number, length: number, flags: n
     if (srcmap !== iomap) checkMapping(srcmap, pos);
     let span = Math.min(length, iomapEnd(iomap) - pos);
     if (srcmap !== iomap) span = Math.min(span, iomapEnd(srcmap) - pos);
-    const iter: IomapIter = { inode, flags, pos, length: span, iomap, srcmap };
+    const iter: IomapIter = { inode, flags, pos, length: span, iomap, srcmap, errno: 0 };
     let processed = 0;
     let errno = 0;
     try {
@@ -72,6 +78,7 @@ export function iomapIterate(inode: Inode, pos: number, length: number, flags: n
       if (!(error instanceof ErrnoError)) throw error;
       errno = error.errno;
     }
+    if (errno === 0) errno = iter.errno;
     assert(processed >= 0 && processed <= span, 'iomap actor advanced past its mapping', { processed, span });
     try {
       ops.iomapEnd?.(inode, pos, span, processed, flags, iomap);

@@ -23,6 +23,8 @@ export interface Ioend {
   unwritten: boolean;
   /** The mapping was a CoW destination: completion remaps it. */
   shared: boolean;
+  /** The device write failed (EIO): completion must not convert, remap or move the on-disk size. */
+  error?: number;
 }
 
 export interface WritebackOps {

@@ -5,6 +5,7 @@
  * CoW remap, on-disk size) through the fs.
  */
 import { assert } from '../util/assert.js';
+import { Errno } from '../util/errno.js';
 import { PAGE_SIZE, forEachPageSpan } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
@@ -68,20 +69,21 @@ class IoendBuilder {
     private readonly ctx: FsContext,
   ) {}
 
-  /** iomap_can_add_to_ioend: same type and shared state, file and disk contiguous, under the batch size. */
-  add(pos: number, length: number, addr: number, unwritten: boolean, shared: boolean): void {
+  /** iomap_can_add_to_ioend: same type, shared state and status, file and disk contiguous, under the batch size. */
+  add(pos: number, length: number, addr: number, unwritten: boolean, shared: boolean, error = 0): void {
     while (length > 0) {
       const current = this.current;
       const joins =
         current !== undefined &&
         current.unwritten === unwritten &&
         current.shared === shared &&
+        (current.error ?? 0) === error &&
         current.offset + current.length === pos &&
         current.addr + current.length === addr &&
         current.length < IOEND_MAX_BYTES;
       if (!joins) {
         this.finish();
-        this.current = { offset: pos, length: 0, addr, unwritten, shared };
+        this.current = error === 0 ? { offset: pos, length: 0, addr, unwritten, shared } : { offset: pos, length: 0, addr, unwritten, shared, error };
       }
       const ioend = this.current!;
       const taken = Math.min(length, IOEND_MAX_BYTES - ioend.length);
@@ -115,6 +117,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
   const ioends = new IoendBuilder(inode, ops, ctx);
   let written = 0;
   let map: Iomap | undefined;
+  let failed: { start: number; end: number; unwritten: boolean }[] | undefined;
   for (const run of runs) {
     let pos = run.start;
     while (pos < run.end) {
@@ -126,9 +129,16 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
       const length = Math.min(run.end, iomapEnd(map)) - pos;
       if (map.type !== IomapType.Hole) {
         const addr = map.addr + (pos - map.offset);
-        submitBytes(ctx, inode, pos, length, addr);
-        ioends.add(pos, length, addr, map.type === IomapType.Unwritten, (map.flags & IomapFlag.Shared) !== 0);
-        written += length;
+        const unwritten = map.type === IomapType.Unwritten;
+        if (ctx.faults?.ioFails('write', addr, length, ctx.blockSize, ctx.stats.deviceBytesWritten)) {
+          // The bio fails: nothing reaches the device, the ioend completes with the error.
+          ioends.add(pos, length, addr, unwritten, (map.flags & IomapFlag.Shared) !== 0, Errno.EIO);
+          (failed ??= []).push({ start: pos, end: pos + length, unwritten });
+        } else {
+          submitBytes(ctx, inode, pos, length, addr);
+          ioends.add(pos, length, addr, unwritten, (map.flags & IomapFlag.Shared) !== 0);
+          written += length;
+        }
       }
       pos += length;
     }
@@ -138,5 +148,27 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
     const page = inode.pages.get(index);
     if (page) inode.pages.clearDirty(page);
   }
+  if (failed !== undefined) writebackFailed(ctx, inode, failed);
   return written;
+}
+
+/**
+ * Writeback of `ranges` failed with EIO: the error is recorded on the file
+ * (mapping_set_error; the next fsync returns it) and the data is lost. The
+ * kernel keeps the clean folios until reclaim; here they go at once, so what
+ * a read returns is what the device holds (unwritten blocks stay unwritten:
+ * zeroes, never stale data).
+ */
+function writebackFailed(ctx: FsContext, inode: Inode, ranges: { start: number; end: number; unwritten: boolean }[]): void {
+  inode.wbError = Errno.EIO;
+  let lost = 0;
+  let unwritten = false;
+  for (const range of ranges) {
+    lost += range.end - range.start;
+    unwritten ||= range.unwritten;
+    inode.content.copyFrom(inode.diskContent, range.start, range.start, range.end - range.start);
+    inode.pages.drop(Math.floor(range.start / PAGE_SIZE), Math.ceil(range.end / PAGE_SIZE));
+  }
+  ctx.recovery?.path('error-recorded', { lost });
+  if (unwritten) ctx.recovery?.path('unwritten-kept');
 }

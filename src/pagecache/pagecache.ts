@@ -51,7 +51,9 @@ export class PageAccounting {
   }
   /** Buffers of dropped pages, reused by new ones (their bytes are never read before being filled). */
   private readonly pool: Uint8Array[] = [];
-  private static readonly POOL_MAX = 4096;
+  // As many as the default page-cache limit holds (128 MiB): reclaim drops a clean inode's pages all at once, and
+  // buffers kept here are reused by the pages that follow instead of being allocated again (and collected).
+  private static readonly POOL_MAX = 32768;
 
   takeBuffer(): Uint8Array {
     return this.scratch ?? this.pool.pop() ?? this.slabBuffer();
@@ -121,8 +123,10 @@ export class InodePages {
   markDirty(page: Page, mask: number): void {
     assert((mask & ~this.fullMask) === 0, 'InodePages.markDirty: mask outside page', { mask });
     if (mask === 0) return;
+    // A page is in the dirty set exactly when it has dirty bits (checkValid), so no set lookup is needed.
+    const wasClean = page.dirty === 0;
     page.dirty |= mask;
-    if (!this.dirtyIndexes.has(page.index)) {
+    if (wasClean) {
       this.dirtyIndexes.add(page.index);
       this.accounting.dirtyPages++;
       this.onDirty?.();
@@ -137,9 +141,21 @@ export class InodePages {
 
   /** Dirty page indexes in [startIndex, endIndex), ascending. */
   dirtyIndexesIn(startIndex: number, endIndex: number): number[] {
-    const out: number[] = [];
-    for (const index of this.dirtyIndexes) if (index >= startIndex && index < endIndex) out.push(index);
-    return out.sort((a, b) => a - b);
+    const dirty = this.dirtyIndexes;
+    if (endIndex - startIndex <= dirty.size) {
+      // A range smaller than the dirty set (a sync write's range): probe it in order.
+      const out: number[] = [];
+      for (let index = startIndex; index < endIndex; index++) if (dirty.has(index)) out.push(index);
+      return out;
+    }
+    // Sorted as numbers in a typed array: much cheaper than Array.sort with a comparator.
+    const sorted = new Float64Array(dirty.size);
+    let count = 0;
+    for (const index of dirty) if (index >= startIndex && index < endIndex) sorted[count++] = index;
+    const view = sorted.subarray(0, count).sort();
+    const out = new Array<number>(count);
+    for (let at = 0; at < count; at++) out[at] = view[at]!;
+    return out;
   }
 
   /** Whether any page in [startIndex, endIndex) is dirty. */

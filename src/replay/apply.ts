@@ -5,7 +5,8 @@
  */
 import type { DeviceSimulator } from '../device/model/sim.js';
 import type { FsPolicy } from '../fs/types.js';
-import type { OpErrorRecord, SnapshotRecord, TracedFailureRecord } from '../report/model.js';
+import type { FaultInjector, RecoveryRecorder } from '../fault/injector.js';
+import type { OpErrorRecord, RecoveryEvent, SnapshotRecord, TracedFailureRecord } from '../report/model.js';
 import { createOpenFlags, type OpenFlags, type TraceOp } from '../trace/types.js';
 import { formatSourcePos } from '../util/errors.js';
 import { Errno, ErrnoError } from '../util/errno.js';
@@ -37,6 +38,17 @@ export interface ReplayState {
   ignoredFds: Set<string>;
   /** The device model timing the ops (--device), when one was chosen. */
   timing?: DeviceSimulator;
+  /** Where the core and policies note recovery steps (ctx.recovery). */
+  recorder: RecoveryRecorder;
+  /** The fault plan's decisions (ctx.faults), when a plan was given. */
+  faults?: FaultInjector;
+  /** Failures met and how they were recovered, in op order (capped: see recoveryEventsDropped). */
+  recoveryEvents: RecoveryEvent[];
+  recoveryEventsDropped: number;
+  /** Invariant checks run after faulted ops. */
+  invariantChecks: number;
+  /** The last image checkpoint taken at a sync point (ReplayOptions.onCheckpoint). */
+  lastCheckpoint?: { generation: number; opsApplied: number };
 }
 
 export function fdKey(pid: number | undefined, fd: number): string {

@@ -10,17 +10,21 @@ import { MemDevice } from '../device/blockdev.js';
 import { CountingIoSink, type IoSink } from '../device/iosink.js';
 import { opIoInfo } from '../device/model/attribution.js';
 import { DeviceSimulator } from '../device/model/sim.js';
+import { CrashSignal, FaultInjector, RecoveryRecorder } from '../fault/injector.js';
+import { checkFaultInvariants } from '../fault/invariants.js';
+import type { FaultSpec } from '../fault/types.js';
+import { describeInodeState } from '../fs/recovery.js';
 import { createPolicy } from '../fs/registry.js';
 import { spaceUsage } from '../image/summary.js';
 import type { BlockRun, ImageMetadata } from '../image/types.js';
-import { RESULT_SCHEMA_VERSION, type OpErrorRecord, type ReplayResult } from '../report/model.js';
+import { RESULT_SCHEMA_VERSION, type OpErrorRecord, type RecoveryEvent, type RecoveryPath, type RecoveryReport, type ReplayResult } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
 import { formatSourcePos, UsageError } from '../util/errors.js';
 import { ErrnoError, errnoName } from '../util/errno.js';
 import { Prng } from '../util/prng.js';
 import { blockShiftOf, EngineStats, type FsContext } from '../vfs/context.js';
 import { Vfs } from '../vfs/vfs.js';
-import { applyOp, copyFromOutsideRoot, countIgnored, onIgnoredFd, openFlagsOf, outsideRoot, type ReplayState } from './apply.js';
+import { applyOp, copyFromOutsideRoot, countIgnored, fdKey, onIgnoredFd, openFlagsOf, outsideRoot, type ReplayState } from './apply.js';
 import { sharedRefcounts } from '../image/refcounts.js';
 import { fileLayouts, persistedInodes } from './layouts.js';
 import type { ReplayOptions, ReplayOutcome, ReplayProgress } from './types.js';
@@ -53,11 +57,39 @@ function ioSinkOf(options: ReplayOptions, timing: DeviceSimulator | undefined): 
   return { submit: (request) => (timing.submit(request), given.submit(request)) };
 }
 
+/** A sink that kills the process (CrashSignal) once device writes reach a crash@bytes fault's count. */
+function crashingSink(inner: IoSink, faults: FaultInjector, spec: FaultSpec): IoSink {
+  let written = 0;
+  const limit = spec.afterDeviceBytes ?? 0;
+  return {
+    submit: (request) => {
+      inner.submit(request);
+      if (request.direction !== 'write') return;
+      written += request.lengthBytes;
+      if (written >= limit) {
+        faults.crashed(spec);
+        throw new CrashSignal(spec, true);
+      }
+    },
+  };
+}
+
+/** The fault injector of a run with a plan (an empty plan still turns recovery recording on). */
+function createFaults(options: ReplayOptions, recorder: RecoveryRecorder): FaultInjector | undefined {
+  if (options.faults === undefined) return undefined;
+  return new FaultInjector(options.faults, options.seed, recorder);
+}
+
 /** Sets up the simulated filesystem for a run. */
 export function createState(options: ReplayOptions): ReplayState {
   checkOptions(options);
   const deviceBlocks = options.deviceSize / options.blockSize;
   const timing = createTiming(options);
+  const recorder = new RecoveryRecorder();
+  const faults = createFaults(options, recorder);
+  let io = ioSinkOf(options, timing);
+  const crashSpec = faults?.crashAtBytes();
+  if (faults !== undefined && crashSpec !== undefined) io = crashingSink(io, faults, crashSpec);
   const ctx: FsContext = {
     blockSize: options.blockSize,
     blockShift: blockShiftOf(options.blockSize),
@@ -65,8 +97,10 @@ export function createState(options: ReplayOptions): ReplayState {
     freeSpace: new FreeSpace(deviceBlocks),
     stats: new EngineStats(),
     prng: new Prng(options.seed),
-    io: ioSinkOf(options, timing),
+    io,
     dataless: options.dataless ?? false,
+    recovery: recorder,
+    ...(faults === undefined ? {} : { faults }),
   };
   const policy = createPolicy(options.policy, { ctx, deviceBlocks });
   return {
@@ -85,6 +119,11 @@ export function createState(options: ReplayOptions): ReplayState {
     assumed: {},
     ignoredFds: new Set(),
     tracedFailures: [],
+    recorder,
+    recoveryEvents: [],
+    recoveryEventsDropped: 0,
+    invariantChecks: 0,
+    ...(faults === undefined ? {} : { faults }),
     ...(timing === undefined ? {} : { timing }),
   };
 }
@@ -96,8 +135,32 @@ function recordError(state: ReplayState, op: TraceOp, errno: number, message: st
   state.errors.push(record);
 }
 
-/** Applies one op; errno failures are recorded, anything else propagates. */
+/**
+ * Applies one op; errno failures are recorded, anything else propagates. A
+ * crash fault throws CrashSignal (before the op, or from inside it once its
+ * device-byte count is reached). After an op during which the fs committed,
+ * the image checkpoints (options.onCheckpoint).
+ */
 export function step(state: ReplayState, op: TraceOp): void {
+  const crash = state.faults?.beginOp(state.opsTotal + 1);
+  if (crash !== undefined) throw new CrashSignal(crash, false);
+  const commitsBefore = state.vfs.commits;
+  const bytesWrittenBefore = state.bytesWritten;
+  const errorsBefore = state.errors.length;
+  try {
+    applyStep(state, op);
+  } finally {
+    state.faults?.endOp();
+  }
+  if (state.faults !== undefined) noteRecovery(state, op, state.bytesWritten - bytesWrittenBefore, state.errors.length > errorsBefore ? state.errors[state.errors.length - 1]!.errno : undefined);
+  else state.recorder.take();
+  if (state.vfs.commits !== commitsBefore && state.options.onCheckpoint !== undefined) {
+    const generation = state.options.onCheckpoint(buildMetadata(state));
+    state.lastCheckpoint = { generation, opsApplied: state.opsTotal };
+  }
+}
+
+function applyStep(state: ReplayState, op: TraceOp): void {
   state.opCounts[op.kind] = (state.opCounts[op.kind] ?? 0) + 1;
   state.opsTotal++;
   if (onIgnoredFd(state, op)) {
@@ -133,6 +196,71 @@ export function step(state: ReplayState, op: TraceOp): void {
       simErrno: simErrno === undefined ? null : errnoName(simErrno),
     });
   }
+}
+
+/** Recovery events kept in memory (and in the result); later ones are counted, not kept. */
+const RECOVERY_EVENTS_MAX = 10000;
+
+/** What a recovery path means when no fault fired (a natural fallback). */
+const NATURAL_FAILURES: Partial<Record<RecoveryPath, string>> = {
+  'cow-bounce': 'an unaligned direct write to a reflinked file cannot be done in place (-ENOTBLK)',
+  'dio-buffered-fallback': 'the direct write could not map all of its range (-ENOTBLK)',
+  'enospc-retry': 'space allocation failed with ENOSPC',
+  'short-return': 'the direct write stopped short',
+  'nocow-fallback': 'no data space for a copy-on-write',
+};
+
+/** Turns the recorder's note of the op that just ran into a RecoveryEvent; faulted ops get the invariant checks. */
+function noteRecovery(state: ReplayState, op: TraceOp, bytesWritten: number, errno: string | undefined): void {
+  const record = state.recorder.take();
+  if (record === undefined) return;
+  const at = formatSourcePos({ file: op.src.file, line: op.src.line });
+  const handle = 'fd' in op && typeof op.fd === 'number' ? state.handles.get(fdKey(op.pid, op.fd)) : undefined;
+  const inode = handle?.inode;
+  const natural = record.paths.map((path) => NATURAL_FAILURES[path]).filter((text): text is string => text !== undefined);
+  const event: RecoveryEvent = {
+    at,
+    opIndex: state.opsTotal,
+    op: op.kind,
+    fault: record.faults.length > 0 ? record.faults.join(' + ') : errno === 'ENOSPC' ? 'device-full' : 'none',
+    failed: record.failed.length > 0 ? record.failed.join('; ') : (natural[0] ?? 'nothing failed'),
+    paths: record.paths.length > 0 ? record.paths : ['none'],
+    bytesRequested: 'length' in op && typeof op.length === 'number' ? op.length : 0,
+    bytesWritten,
+    bytesRetried: record.bytesRetried,
+    bytesPunched: record.bytesPunched,
+    bytesKept: record.bytesKept,
+    bytesLost: record.bytesLost,
+    state: inode !== undefined ? describeInodeState(inode, state.ctx.blockSize) : 'no file',
+  };
+  if (handle !== undefined) event.path = handle.path;
+  if (errno !== undefined) event.errno = errno;
+  if (state.recoveryEvents.length < RECOVERY_EVENTS_MAX) state.recoveryEvents.push(event);
+  else state.recoveryEventsDropped++;
+  if (record.faults.length > 0) {
+    state.invariantChecks++;
+    checkFaultInvariants(state.vfs, state.ctx, { seed: state.options.seed, at: `${at} (op ${state.opsTotal}, ${op.kind})` }, inode === undefined ? undefined : [inode]);
+  }
+}
+
+/** The recovery section of the result: present when the run had a fault plan. */
+function recoveryReport(state: ReplayState): RecoveryReport | undefined {
+  const faults = state.faults;
+  if (faults === undefined) return undefined;
+  const byPath: Partial<Record<RecoveryPath, number>> = {};
+  const totals = { bytesRetried: 0, bytesPunched: 0, bytesKept: 0, bytesLost: 0 };
+  for (const event of state.recoveryEvents) {
+    for (const path of event.paths) byPath[path] = (byPath[path] ?? 0) + 1;
+    totals.bytesRetried += event.bytesRetried;
+    totals.bytesPunched += event.bytesPunched;
+    totals.bytesKept += event.bytesKept;
+    totals.bytesLost += event.bytesLost;
+  }
+  const sortedByPath: Partial<Record<RecoveryPath, number>> = {};
+  for (const path of Object.keys(byPath).sort() as RecoveryPath[]) sortedByPath[path] = byPath[path]!;
+  const report: RecoveryReport = { planned: faults.planned, injected: faults.injected, events: state.recoveryEvents, byPath: sortedByPath, totals, invariantChecks: state.invariantChecks };
+  if (state.recoveryEventsDropped > 0) report.eventsNotListed = state.recoveryEventsDropped;
+  return report;
 }
 
 /** Closes what the traced processes left open (process exit) and performs the final sync (not after an interrupt). */
@@ -188,6 +316,8 @@ export function buildResult(state: ReplayState, seconds: number | undefined, met
       blocksFree: space.blocksFree,
     },
   };
+  const recovery = recoveryReport(state);
+  if (recovery !== undefined) result.recovery = recovery;
   if (state.timing) {
     const { pageCacheHits, pageCacheMisses } = ctx.stats;
     result.deviceStats = state.timing.deviceStats({ userBytesWritten: state.bytesWritten, pageCacheHits, pageCacheMisses, files });
@@ -230,8 +360,15 @@ export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions
   const every = Math.max(1, options.progressEveryOps ?? 4096);
   let lastTimeUs: number | undefined;
   let interrupted = false;
+  let crash: CrashSignal | undefined;
   for await (const op of ops) {
-    step(state, op);
+    try {
+      step(state, op);
+    } catch (error) {
+      if (!(error instanceof CrashSignal)) throw error;
+      crash = error;
+      break;
+    }
     if (op.timeUs !== undefined) lastTimeUs = op.timeUs;
     if (options.onProgress && state.opsTotal % every === 0) options.onProgress(progressOf(state, lastTimeUs, false));
     if (options.signal?.aborted) {
@@ -239,13 +376,22 @@ export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions
       break;
     }
   }
-  finish(state, interrupted);
+  // A dead process closes nothing and syncs nothing.
+  if (crash === undefined) finish(state, interrupted);
   options.onProgress?.(progressOf(state, lastTimeUs, true));
   const seconds = (performance.now() - started) / 1000;
   const metadata = buildMetadata(state);
   const result = buildResult(state, seconds, metadata);
   if (interrupted) result.interrupted = true;
-  if (options.remountAfter && !interrupted) {
+  if (crash !== undefined) {
+    result.crashed = {
+      fault: crash.fault.text,
+      opsApplied: crash.midOp ? state.opsTotal - 1 : state.opsTotal,
+      checkpointGeneration: state.lastCheckpoint?.generation ?? 0,
+      checkpointOps: state.lastCheckpoint?.opsApplied ?? 0,
+    };
+  }
+  if (options.remountAfter && !interrupted && crash === undefined) {
     // What the corpus records as files_after_remount: eviction drops in-memory preallocation.
     state.vfs.remount();
     result.filesAfterRemount = fileLayouts(state.vfs, state.ctx.blockSize);

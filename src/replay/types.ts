@@ -8,6 +8,7 @@ import type { DeviceModelSpec } from '../device/model/params.js';
 import type { ImageMetadata } from '../image/types.js';
 import type { ReplayResult } from '../report/model.js';
 import type { TraceOp } from '../trace/types.js';
+import type { FaultPlan } from '../fault/types.js';
 
 export interface ReplayOptions {
   /** Registered policy name: 'ext4' (xfs and btrfs come later). */
@@ -45,6 +46,16 @@ export interface ReplayOptions {
   progressEveryOps?: number;
   /** Aborting stops the replay after the current op: no final sync, the result says `interrupted`. */
   signal?: AbortSignal;
+  /** Faults to inject (--fault, --faults, --fault-rate); absent: none. */
+  faults?: FaultPlan;
+  /**
+   * Called after every op during which the fs made its metadata durable
+   * (fsync, fdatasync, sync, O_SYNC/O_DSYNC writes, remount) with the state
+   * as it is then: the image commits a checkpoint, so a crash later leaves it
+   * here. Returns the checkpoint generation written. Not called for the end
+   * of the run (the caller commits the final metadata itself).
+   */
+  onCheckpoint?: (metadata: ImageMetadata) => number;
 }
 
 /** A snapshot of a running replay for progress displays. */

@@ -7,11 +7,14 @@ import { assert } from '../util/assert.js';
 import type { Comparison } from './compare.js';
 import type { ImageSummaryView, VerifyView } from './layout.js';
 import type {
+  CrashRecord,
   DeviceStats,
   ExtentFlagName,
   ExtentRecord,
   FileLayout,
   OpErrorRecord,
+  RecoveryEvent,
+  RecoveryReport,
   ReplayResult,
   ReplayStats,
   SnapshotRecord,
@@ -22,8 +25,15 @@ type JsonObject = Record<string, unknown>;
 
 const RESULT_KEYS = [
   'schemaVersion', 'tool', 'trace', 'policy', 'blockSize', 'deviceSize', 'seed', 'image',
-  'files', 'filesAfterRemount', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats', 'deviceStats',
+  'files', 'filesAfterRemount', 'dirs', 'snapshots', 'errors', 'tracedFailures', 'stats', 'deviceStats', 'crashed', 'recovery',
 ] as const;
+const CRASH_KEYS = ['fault', 'opsApplied', 'checkpointGeneration', 'checkpointOps'] as const;
+const RECOVERY_KEYS = ['planned', 'injected', 'events', 'byPath', 'totals', 'invariantChecks'] as const;
+const RECOVERY_EVENT_KEYS = [
+  'at', 'opIndex', 'op', 'path', 'fault', 'failed', 'paths', 'bytesRequested', 'bytesWritten', 'bytesRetried', 'bytesPunched',
+  'bytesKept', 'bytesLost', 'errno', 'state',
+] as const;
+const RECOVERY_TOTAL_KEYS = ['bytesRetried', 'bytesPunched', 'bytesKept', 'bytesLost'] as const;
 const DEVICE_STATS_KEYS = [
   'model', 'params', 'loop', 'simulatedSeconds', 'overall', 'perOp', 'pageCache', 'writeAmplification', 'requests',
   'fragmentation', 'series',
@@ -193,6 +203,24 @@ function deviceStatsJson(stats: DeviceStats): JsonObject {
   );
 }
 
+/** `recovery`: events in the order they happened (paths in the order taken), `byPath` keys sorted. */
+function recoveryJson(recovery: RecoveryReport): JsonObject {
+  return ordered(
+    {
+      ...recovery,
+      planned: [...recovery.planned],
+      events: recovery.events.map((event: RecoveryEvent) => ordered({ ...event, paths: [...event.paths] }, RECOVERY_EVENT_KEYS)),
+      byPath: sortedRecord(recovery.byPath as Record<string, number>),
+      totals: ordered(recovery.totals, RECOVERY_TOTAL_KEYS),
+    },
+    RECOVERY_KEYS,
+  );
+}
+
+function crashJson(crashed: CrashRecord): JsonObject {
+  return ordered(crashed, CRASH_KEYS);
+}
+
 /** Asserts every number in a JSON tree is finite (JSON has no NaN or Infinity); extent lists were checked as they were built. O(size). */
 function assertFiniteNumbers(value: unknown, where: string): void {
   if (where.endsWith('.extents')) return;
@@ -222,6 +250,8 @@ export function replayResultJson(result: ReplayResult, sink?: ExtentSink): JsonO
       errors: result.errors.map(errorJson),
       stats: statsJson(result.stats),
       deviceStats: result.deviceStats === undefined ? undefined : deviceStatsJson(result.deviceStats),
+      crashed: result.crashed === undefined ? undefined : crashJson(result.crashed),
+      recovery: result.recovery === undefined ? undefined : recoveryJson(result.recovery),
     },
     RESULT_KEYS,
   );

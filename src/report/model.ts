@@ -110,6 +110,13 @@ export interface ReplayResult {
   interrupted?: boolean;
   /** Throughput, latency and amplification from the device model (absent when no model ran). */
   deviceStats?: DeviceStats;
+  /**
+   * Short-write and failure recovery: present when the run had a fault plan
+   * (--fault, --faults, --fault-rate) or met a failure the fs recovered from.
+   */
+  recovery?: RecoveryReport;
+  /** The run died at a `crash` fault: nothing after it reached the image (which holds its last checkpoint). */
+  crashed?: CrashRecord;
   stats: ReplayStats;
   image?: string;
 }
@@ -154,4 +161,91 @@ export interface DeviceStats {
   requests: { submitted: number; merged: number; dispatched: number };
   fragmentation: { files: number; extents: number; extentsPerFile: number; averageExtentBlocks: number };
   series: ThroughputPoint[];
+}
+
+/**
+ * The path the kernel takes after a failure (kernel-behaviour.md section 4):
+ *  - `retry-smaller`: a short user copy into a not-uptodate folio counted 0; the chunk was retried shorter (iomap_write_iter).
+ *  - `delalloc-punch`: new delalloc the short write did not fill was punched (iomap_write_delalloc_release, seed 004).
+ *  - `reservation-release`: the unused part of the space reserved in iomap_begin was given back in iomap_end (btrfs, ext4; seed 002).
+ *  - `dio-buffered-fallback`: the rest of a short direct write went through the page cache, then written back and invalidated (ext4, btrfs; seed 001).
+ *  - `short-return`: the caller got a short count and nothing finished the rest (XFS direct I/O).
+ *  - `cow-bounce`: an unaligned direct write to shared blocks went through the page cache (XFS; seed 003).
+ *  - `nocow-fallback`: out of space for CoW, the write went to the PREALLOC/NODATACOW extent in place (btrfs; seed 002).
+ *  - `enospc-retry`: the allocation was retried after a commit / dropping preallocations / trimming post-EOF space.
+ *  - `unwritten-kept`: a failed direct write or writeback left its unwritten extents unwritten (no stale data).
+ *  - `eof-trim`: blocks a failed extending direct write allocated past the new EOF were truncated (ext4).
+ *  - `error-recorded`: a writeback error was recorded on the file and returned by the next fsync.
+ *  - `none`: nothing recovered; the error went to the caller.
+ */
+export type RecoveryPath =
+  | 'retry-smaller'
+  | 'delalloc-punch'
+  | 'reservation-release'
+  | 'dio-buffered-fallback'
+  | 'short-return'
+  | 'cow-bounce'
+  | 'nocow-fallback'
+  | 'enospc-retry'
+  | 'unwritten-kept'
+  | 'eof-trim'
+  | 'error-recorded'
+  | 'none';
+
+/** One failure met during the replay and how the simulated fs recovered. Byte counts are 0 when they do not apply. */
+export interface RecoveryEvent {
+  /** Trace position of the op ("trace.xio:12"). */
+  at: string;
+  /** 1-based op index (stats.opsTotal when it ran). */
+  opIndex: number;
+  op: string;
+  path?: string;
+  /** The fault: a plan entry as written (`short-copy@op=300,bytes=1000`), `random:KIND`, or `device-full` for a real ENOSPC. */
+  fault: string;
+  /** What failed, one sentence. */
+  failed: string;
+  /** Recovery paths taken, in order (at least one; `none` alone when nothing recovered). */
+  paths: RecoveryPath[];
+  /** Bytes the op asked for. */
+  bytesRequested: number;
+  /** Bytes the op reported done (what the caller saw). */
+  bytesWritten: number;
+  /** Bytes retried (short-copy retries, DIO remainder sent through the page cache). */
+  bytesRetried: number;
+  /** Bytes of delalloc reservation punched or released. */
+  bytesPunched: number;
+  /** Bytes of delalloc kept because dirty cache lies behind them. */
+  bytesKept: number;
+  /** Bytes of data that will never reach the device (failed writeback or I/O). */
+  bytesLost: number;
+  /** The errno the caller got, if any. */
+  errno?: string;
+  /** The state left behind, one sentence (i_size, on-disk size, extents by kind). */
+  state: string;
+}
+
+export interface RecoveryReport {
+  /** The faults planned (as written), in the order given. */
+  planned: string[];
+  /** Faults that fired (planned or random). */
+  injected: number;
+  events: RecoveryEvent[];
+  /** Events by recovery path (an event with two paths counts under both). */
+  byPath: Partial<Record<RecoveryPath, number>>;
+  /** Sums over the events. */
+  totals: { bytesRetried: number; bytesPunched: number; bytesKept: number; bytesLost: number };
+  /** Invariant checks run after faults (each one passed: a violation stops the replay as a bug). */
+  invariantChecks: number;
+  /** Events beyond the first 10000: counted here only (not listed, not in byPath or totals). */
+  eventsNotListed?: number;
+}
+
+export interface CrashRecord {
+  /** The plan entry that fired. */
+  fault: string;
+  /** Ops applied before the crash. */
+  opsApplied: number;
+  /** Image checkpoint generation left (0: none), and the op count it holds. */
+  checkpointGeneration?: number;
+  checkpointOps?: number;
 }

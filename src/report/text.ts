@@ -4,7 +4,20 @@
  * print_extent_info) prints FIEMAP output, so a simulated layout can be put
  * next to a real one line by line. Nothing here writes to a stream.
  */
-import type { DeviceStats, ExtentFlagName, ExtentRecord, FileLayout, LatencyStats, OpErrorRecord, ReplayResult, ReplayStats } from './model.js';
+import type {
+  CrashRecord,
+  DeviceStats,
+  ExtentFlagName,
+  ExtentRecord,
+  FileLayout,
+  LatencyStats,
+  OpErrorRecord,
+  RecoveryEvent,
+  RecoveryPath,
+  RecoveryReport,
+  ReplayResult,
+  ReplayStats,
+} from './model.js';
 import type { ImageSummaryView, VerifyView } from './layout.js';
 import { assert } from '../util/assert.js';
 
@@ -229,7 +242,8 @@ function renderErrors(errors: readonly OpErrorRecord[], style: TextStyle): strin
 /** The totals block of a replay: trace, policy, seed, op counts, bytes, space, errors, speed, image. */
 export function renderReplayTotals(result: ReplayResult, style: TextStyle = plainStyle): string {
   const stats = result.stats;
-  let text = labelled(style, 'trace', result.trace);
+  let text = result.crashed === undefined ? '' : labelled(style, 'crashed', style.bad(describeCrash(result.crashed)));
+  text += labelled(style, 'trace', result.trace);
   text += labelled(style, 'policy', `${result.policy}, block size ${result.blockSize}, device ${formatBytes(result.deviceSize)}`);
   text += labelled(style, 'seed', `${result.seed} (rerun with --seed ${result.seed})`);
   text += labelled(style, 'ops', renderOpsLine(stats));
@@ -252,7 +266,8 @@ export function renderReplayTotals(result: ReplayResult, style: TextStyle = plai
  */
 export function renderReplaySummary(result: ReplayResult, style: TextStyle = plainStyle): string {
   const options: FileLayoutTextOptions = { policy: result.policy, deviceBlocks: Math.floor(result.deviceSize / result.blockSize) };
-  let text = '';
+  // A crashed run is said first, before layouts that may run for pages, and again in the totals.
+  let text = result.crashed === undefined ? '' : style.bad(`CRASHED: ${describeCrash(result.crashed)}`) + '\n\n';
   for (const snapshot of result.snapshots) {
     const title = snapshot.source === 'snapshot' ? `snapshot ${snapshot.label}` : snapshot.label;
     text += style.dim(`--- ${title} (at ${snapshot.at}) ---`) + '\n';
@@ -262,7 +277,105 @@ export function renderReplaySummary(result: ReplayResult, style: TextStyle = pla
   if (result.snapshots.length > 0) text += style.dim('--- final layout ---') + '\n';
   if (result.files.length > 0) text += renderFileLayouts(result.files, result.blockSize, options) + '\n';
   text += renderReplayTotals(result, style);
+  if (result.recovery !== undefined) text += '\n' + renderRecovery(result.recovery, style);
   if (result.deviceStats !== undefined) text += '\n' + renderDeviceStats(result.deviceStats, style);
+  return text;
+}
+
+// ---- short-write recovery ---------------------------------------------------
+
+/** Recovery events listed in text output before "... and N more" (--fault-rate can make thousands; the JSON keeps all). */
+export const TEXT_RECOVERY_EVENTS_MAX = 50;
+
+/** Planned faults named in the section's header line before "and N more". */
+const TEXT_PLANNED_FAULTS_MAX = 10;
+
+/** Recovery paths in the order of RecoveryPath's documentation (kernel-behaviour.md section 4), for "by path". */
+const RECOVERY_PATH_ORDER: readonly RecoveryPath[] = [
+  'retry-smaller', 'delalloc-punch', 'reservation-release', 'dio-buffered-fallback', 'short-return', 'cow-bounce',
+  'nocow-fallback', 'enospc-retry', 'unwritten-kept', 'eof-trim', 'error-recorded', 'none',
+];
+
+/** "the process died at crash@op=5000 after 4999 ops; nothing after it reached the image (checkpoint generation 3, 4800 ops)". */
+export function describeCrash(crashed: CrashRecord): string {
+  const generation = crashed.checkpointGeneration;
+  let image = '';
+  if (generation === 0) image = ' (the image holds no checkpoint of this run)';
+  else if (generation !== undefined) {
+    const ops = crashed.checkpointOps === undefined ? '' : `, ${plural(crashed.checkpointOps, 'op')}`;
+    image = ` (the image holds checkpoint generation ${generation}${ops})`;
+  }
+  return `the process died at ${crashed.fault} after ${plural(crashed.opsApplied, 'op')}; nothing after it reached the image${image}`;
+}
+
+const RECOVERY_COLUMNS = ['op', 'at', 'call', 'fault', 'paths', 'written/req', 'retried', 'punched', 'kept', 'lost'] as const;
+/** Columns aligned left (text); the others are numbers, aligned right. */
+const RECOVERY_TEXT_COLUMNS: ReadonlySet<string> = new Set(['at', 'call', 'fault', 'paths']);
+
+function recoveryCells(event: RecoveryEvent): string[] {
+  return [
+    String(event.opIndex),
+    event.at,
+    event.path === undefined ? event.op : `${event.op} ${event.path}`,
+    event.fault,
+    event.paths.join(','),
+    `${event.bytesWritten}/${event.bytesRequested}`,
+    String(event.bytesRetried),
+    String(event.bytesPunched),
+    String(event.bytesKept),
+    String(event.bytesLost),
+  ];
+}
+
+/** The event table: a header, then per event a row of cells and two indented lines (what failed, the state left). */
+function renderRecoveryEvents(events: readonly RecoveryEvent[], style: TextStyle): string {
+  const rows = events.map(recoveryCells);
+  const widths = RECOVERY_COLUMNS.map((column, index) => Math.max(column.length, ...rows.map((row) => row[index]!.length)));
+  const line = (cells: readonly string[]): string =>
+    `  ${cells.map((cell, index) => (RECOVERY_TEXT_COLUMNS.has(RECOVERY_COLUMNS[index]!) ? cell.padEnd(widths[index]!) : padLeft(cell, widths[index]!))).join('  ')}`.trimEnd() + '\n';
+  let text = style.dim(line(RECOVERY_COLUMNS).trimEnd() + '  (bytes)') + '\n';
+  const indent = ' '.repeat(widths[0]! + 4);
+  events.forEach((event, index) => {
+    text += line(rows[index]!);
+    const errno = event.errno === undefined ? '' : `; the caller got ${event.errno}`;
+    text += `${indent}${style.bad('failed:')} ${event.failed}${errno}\n`;
+    text += `${indent}${style.dim('state:')}  ${event.state}\n`;
+  });
+  return text;
+}
+
+/** "enospc@op=120, short-copy@op=300,bytes=1000" (the first few, then how many more). */
+function plannedList(planned: readonly string[]): string {
+  if (planned.length === 0) return 'none (random faults only, or failures met without a plan)';
+  const shown = planned.slice(0, TEXT_PLANNED_FAULTS_MAX).join('; ');
+  return planned.length > TEXT_PLANNED_FAULTS_MAX ? `${shown}; and ${planned.length - TEXT_PLANNED_FAULTS_MAX} more` : shown;
+}
+
+/**
+ * The "short-write recovery" section of the replay summary: the faults
+ * planned, how many fired, one row per event (at most TEXT_RECOVERY_EVENTS_MAX:
+ * op index, trace position, call and file, fault, recovery paths, bytes
+ * written of requested, retried, punched, kept, lost; then what failed and the
+ * state left), the byte totals and the events by path. "no faults fired" when
+ * nothing fired. Pure; O(events shown + paths).
+ */
+export function renderRecovery(recovery: RecoveryReport, style: TextStyle = plainStyle): string {
+  let text = style.dim('--- short-write recovery ---') + '\n';
+  text += labelled(style, 'planned', plannedList(recovery.planned));
+  const checks = `${plural(recovery.invariantChecks, 'invariant check')} passed`;
+  if (recovery.events.length === 0) {
+    const fired = recovery.injected === 0 ? 'no faults fired' : `${plural(recovery.injected, 'fault')} fired, none needed recovery`;
+    return text + labelled(style, 'fired', `${fired}; ${checks}`);
+  }
+  text += labelled(style, 'fired', `${plural(recovery.injected, 'fault')}, ${plural(recovery.events.length, 'recovery event')}; ${checks}`);
+  text += renderRecoveryEvents(recovery.events.slice(0, TEXT_RECOVERY_EVENTS_MAX), style);
+  if (recovery.events.length > TEXT_RECOVERY_EVENTS_MAX) {
+    text += style.dim(`  ... and ${recovery.events.length - TEXT_RECOVERY_EVENTS_MAX} more events (all are in --json output)\n`);
+  }
+  const totals = recovery.totals;
+  text += labelled(style, 'totals', `retried ${totals.bytesRetried}, punched ${totals.bytesPunched}, kept ${totals.bytesKept}, lost ${totals.bytesLost} (bytes)`);
+  const byPath = RECOVERY_PATH_ORDER.filter((name) => (recovery.byPath[name] ?? 0) > 0).map((name) => `${name} ${recovery.byPath[name]}`);
+  text += labelled(style, 'by path', byPath.length === 0 ? 'none' : byPath.join(', '));
   return text;
 }
 
@@ -326,13 +439,15 @@ export function renderDeviceStats(stats: DeviceStats, style: TextStyle = plainSt
   return text;
 }
 
-/** One line for --quiet: ops, files, extents, errors, seed and image. */
+/** One line for --quiet: ops, files, extents, errors, faults fired and a crash (when there were any), seed and image. */
 export function renderReplayOneLine(result: ReplayResult): string {
   const stats = result.stats;
   const image = result.image === undefined ? 'no image' : `image ${result.image}`;
+  const faults = result.recovery === undefined ? '' : `, ${plural(result.recovery.injected, 'fault')} fired`;
+  const crashed = result.crashed === undefined ? '' : `, CRASHED at ${result.crashed.fault}`;
   return (
     `${result.trace}: ${plural(stats.opsTotal, 'op')} on ${result.policy}, ${plural(stats.files, 'file')}, ` +
-    `${plural(stats.extents, 'extent')}, ${plural(result.errors.length, 'error')}, seed ${result.seed}, ${image}\n`
+    `${plural(stats.extents, 'extent')}, ${plural(result.errors.length, 'error')}${faults}${crashed}, seed ${result.seed}, ${image}\n`
   );
 }
 

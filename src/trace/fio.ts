@@ -26,8 +26,6 @@ export const fioExampleLine = 'fio version 3 iolog';
 export const fioFirstFd = 3;
 
 const headerPattern = /^fio version (\d+) iolog$/;
-const fileActions = new Set(['add', 'open', 'close']);
-const ioActions = new Set(['read', 'write', 'sync', 'datasync', 'trim', 'wait']);
 const actionList = 'add, open, close, read, write, sync, datasync, trim, wait';
 const lineHint = 'fio iologs are what fio --write_iolog writes (versions 2 and 3); --skip-bad skips bad lines';
 
@@ -36,24 +34,39 @@ interface FioFile {
   open: boolean;
 }
 
-interface Word {
-  text: string;
-  start: number;
+/** The actions of an iolog line; the first three are file actions. */
+const enum Action {
+  Add,
+  Open,
+  Close,
+  Read,
+  Write,
+  Sync,
+  Datasync,
+  Trim,
+  Wait,
+  Unknown,
 }
+
+const actionNames: readonly string[] = ['add', 'open', 'close', 'read', 'write', 'sync', 'datasync', 'trim', 'wait'];
 
 const openFlags = createOpenFlags;
 
-function splitWords(text: string): Word[] {
-  const words: Word[] = [];
-  const pattern = /\S+/g;
-  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) words.push({ text: match[0], start: match.index });
-  return words;
+/** Whitespace as the regex `\s` matches it (the words of a line are the runs of `\S`). */
+function isSpace(code: number): boolean {
+  if (code <= 32) return code === 32 || (code >= 9 && code <= 13);
+  if (code < 160) return false;
+  return (
+    code === 160 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 ||
+    code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff
+  );
 }
 
-function parseDecimal(text: string): number | null {
-  if (text.length === 0 || text.length > 16) return null;
+/** A non-negative decimal of at most 16 digits in text[start, end), or null. */
+function parseDecimal(text: string, start: number, end: number): number | null {
+  if (end === start || end - start > 16) return null;
   let value = 0;
-  for (let index = 0; index < text.length; index++) {
+  for (let index = start; index < end; index++) {
     const digit = text.charCodeAt(index) - 48;
     if (digit < 0 || digit > 9) return null;
     value = value * 10 + digit;
@@ -61,46 +74,87 @@ function parseDecimal(text: string): number | null {
   return Number.isSafeInteger(value) ? value : null;
 }
 
-/** The fio iolog reader's state: version, files by name, the v2 clock. */
+/** The action spelled by text[start, end). */
+function actionOf(text: string, start: number, end: number): Action {
+  const length = end - start;
+  for (let action = Action.Add; action < Action.Unknown; action++) {
+    const name = actionNames[action]!;
+    if (name.length === length && text.startsWith(name, start)) return action;
+  }
+  return Action.Unknown;
+}
+
+/**
+ * The fio iolog reader's state: version, files by name, the v2 clock. Lines
+ * are split into words in place (word k is text[wordStarts[k], wordEnds[k])):
+ * nothing but the op and its source position is allocated per line.
+ */
 export class FioIologParser implements TraceLineParser {
   private version = 0;
   private readonly files = new Map<string, FioFile>();
   private nextFd = fioFirstFd;
   private clockUs = 0;
   private lastLine = 0;
+  private readonly wordStarts: number[] = [];
+  private readonly wordEnds: number[] = [];
+  /** The file of the previous I/O line and its name: consecutive lines name the same file. */
+  private lastName = '';
+  private lastFile: FioFile | undefined;
 
   /** @param file the trace's display name, used in every `src` and error. */
   constructor(readonly file: string) {}
 
+  /** Splits `text` into words (runs of non-whitespace); returns how many. */
+  private splitWords(text: string): number {
+    const length = text.length;
+    let count = 0;
+    let index = 0;
+    for (;;) {
+      while (index < length && isSpace(text.charCodeAt(index))) index++;
+      if (index >= length) return count;
+      this.wordStarts[count] = index;
+      while (index < length && !isSpace(text.charCodeAt(index))) index++;
+      this.wordEnds[count] = index;
+      count++;
+    }
+  }
+
+  private word(text: string, index: number): string {
+    return text.slice(this.wordStarts[index]!, this.wordEnds[index]!);
+  }
+
   parseLine(text: string, line: number, out: TraceOp[]): void {
     this.lastLine = line;
-    const words = splitWords(text);
+    const count = this.splitWords(text);
     // Blank lines and '#' comments (fio writes neither; hand-written logs use them) carry nothing.
-    if (words.length === 0 || words[0]!.text.charCodeAt(0) === 35) return;
+    if (count === 0 || text.charCodeAt(this.wordStarts[0]!) === 35) return;
     if (this.version === 0) {
       this.header(text.trim(), line);
       return;
     }
     const timed = this.version === 3;
-    const minimum = timed ? 3 : 2;
-    if (words.length < minimum) {
+    const first = timed ? 1 : 0;
+    if (count < first + 2) {
       const shape = timed ? 'TIMESTAMP FILE ACTION [OFFSET LENGTH]' : 'FILE ACTION [OFFSET LENGTH]';
-      this.fail(line, text.length, `${words.length} fields (expected '${shape}' in a version ${this.version} iolog)`);
+      this.fail(line, text.length, `${count} fields (expected '${shape}' in a version ${this.version} iolog)`);
     }
     let timeUs = this.clockUs;
     if (timed) {
-      const stamp = parseDecimal(words[0]!.text);
-      if (stamp === null) this.fail(line, words[0]!.start, `bad timestamp '${words[0]!.text}' (expected microseconds since the job start)`);
+      const stamp = parseDecimal(text, this.wordStarts[0]!, this.wordEnds[0]!);
+      if (stamp === null) this.fail(line, this.wordStarts[0]!, `bad timestamp '${this.word(text, 0)}' (expected microseconds since the job start)`);
       timeUs = stamp;
     }
-    const [name, action, ...operands] = timed ? words.slice(1) : words;
-    const src: SourcePos = { file: this.file, line, column: name!.start + 1 };
-    if (fileActions.has(action!.text)) {
-      if (operands.length > 0) this.fail(line, operands[0]!.start, `'${action!.text}' takes no operands (expected '${name!.text} ${action!.text}')`);
-      this.fileAction(name!.text, action!.text, src, timeUs, out);
+    const src: SourcePos = { file: this.file, line, column: this.wordStarts[first]! + 1 };
+    const action = actionOf(text, this.wordStarts[first + 1]!, this.wordEnds[first + 1]!);
+    const operands = count - first - 2;
+    if (action <= Action.Close) {
+      const name = this.word(text, first);
+      const actionText = actionNames[action]!;
+      if (operands > 0) this.fail(line, this.wordStarts[first + 2]!, `'${actionText}' takes no operands (expected '${name} ${actionText}')`);
+      this.fileAction(name, actionText, src, timeUs, out);
     } else {
-      if (!ioActions.has(action!.text)) this.fail(line, action!.start, `unknown action '${action!.text}' (expected one of ${actionList})`);
-      this.ioAction(name!.text, action!, operands, src, timeUs, out);
+      if (action === Action.Unknown) this.fail(line, this.wordStarts[first + 1]!, `unknown action '${this.word(text, first + 1)}' (expected one of ${actionList})`);
+      this.ioAction(text, first, action, operands, src, timeUs, out);
     }
     // v3: the clock follows the timestamps (the closes at the end take the last one).
     if (timed) this.clockUs = Math.max(this.clockUs, timeUs);
@@ -153,35 +207,52 @@ export class FioIologParser implements TraceLineParser {
     out.push({ kind: 'close', src, timeUs, fd: existing.fd });
   }
 
-  private ioAction(name: string, action: Word, operands: Word[], src: SourcePos, timeUs: number, out: TraceOp[]): void {
-    const isSync = action.text === 'sync' || action.text === 'datasync';
-    if (operands.length !== 2 && !(isSync && operands.length === 0)) {
-      const at = operands.length > 2 ? operands[2]!.start : action.start + action.text.length;
-      this.fail(src.line, at, `'${action.text}' takes OFFSET LENGTH, got ${operands.length} operand${operands.length === 1 ? '' : 's'} (expected '${name} ${action.text} 4096 4096')`);
-    }
-    const offset = operands.length === 0 ? 0 : this.bytes(operands[0]!, src.line, 'offset');
-    const length = operands.length === 0 ? 0 : this.bytes(operands[1]!, src.line, 'length');
-    if (action.text === 'wait') {
+  /** The file name in word `index`: the previous I/O line's string when it is the same name (no string made). */
+  private fileName(text: string, index: number): string {
+    const start = this.wordStarts[index]!;
+    const length = this.wordEnds[index]! - start;
+    const last = this.lastName;
+    if (this.lastFile !== undefined && last.length === length && text.startsWith(last, start)) return last;
+    return text.slice(start, start + length);
+  }
+
+  /** The I/O action `action` of the line whose file name is word `first` and whose operands follow the action. */
+  private ioAction(text: string, first: number, action: Action, operands: number, src: SourcePos, timeUs: number, out: TraceOp[]): void {
+    const isSync = action === Action.Sync || action === Action.Datasync;
+    if (operands !== 2 && !(isSync && operands === 0)) this.failOperands(text, first, action, operands, src.line);
+    const offset = operands === 0 ? 0 : this.bytes(text, first + 2, src.line, 'offset');
+    const length = operands === 0 ? 0 : this.bytes(text, first + 3, src.line, 'length');
+    if (action === Action.Wait) {
       // fio's v2 wait: OFFSET is ms since the job start (v3 logs carry timestamps instead).
       if (this.version === 2) this.clockUs = Math.max(this.clockUs, offset * 1000);
       return;
     }
-    const file = this.files.get(name);
+    const name = this.fileName(text, first);
+    const file = name === this.lastName && this.lastFile !== undefined ? this.lastFile : this.files.get(name);
     if (file === undefined) this.fail(src.line, src.column! - 1, `I/O on file '${name}' before its 'add' (expected '${name} add' first)`);
+    this.lastName = name;
+    this.lastFile = file;
     if (!file.open) {
       file.open = true;
       out.push({ kind: 'open', src, timeUs, fd: file.fd, path: name, flags: { ...openFlags } });
     }
-    const base = { src, timeUs, fd: file.fd };
-    if (action.text === 'read') out.push({ kind: 'read', ...base, offset, length });
-    else if (action.text === 'write') out.push({ kind: 'write', ...base, offset, length });
-    else if (action.text === 'trim') out.push({ kind: 'fallocate', ...base, mode: 'punch', keepSize: true, offset, length });
-    else out.push({ kind: 'fsync', ...base, dataOnly: action.text === 'datasync' });
+    const fd = file.fd;
+    if (action === Action.Read) out.push({ kind: 'read', src, timeUs, fd, offset, length });
+    else if (action === Action.Write) out.push({ kind: 'write', src, timeUs, fd, offset, length });
+    else if (action === Action.Trim) out.push({ kind: 'fallocate', src, timeUs, fd, mode: 'punch', keepSize: true, offset, length });
+    else out.push({ kind: 'fsync', src, timeUs, fd, dataOnly: action === Action.Datasync });
   }
 
-  private bytes(word: Word, line: number, what: string): number {
-    const value = parseDecimal(word.text);
-    if (value === null) this.fail(line, word.start, `bad ${what} '${word.text}' (expected a byte count, a non-negative integer)`);
+  private failOperands(text: string, first: number, action: Action, operands: number, line: number): never {
+    const actionText = actionNames[action]!;
+    const at = operands > 2 ? this.wordStarts[first + 4]! : this.wordEnds[first + 1]!;
+    const name = this.word(text, first);
+    this.fail(line, at, `'${actionText}' takes OFFSET LENGTH, got ${operands} operand${operands === 1 ? '' : 's'} (expected '${name} ${actionText} 4096 4096')`);
+  }
+
+  private bytes(text: string, index: number, line: number, what: string): number {
+    const value = parseDecimal(text, this.wordStarts[index]!, this.wordEnds[index]!);
+    if (value === null) this.fail(line, this.wordStarts[index]!, `bad ${what} '${this.word(text, index)}' (expected a byte count, a non-negative integer)`);
     return value;
   }
 

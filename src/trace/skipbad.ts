@@ -10,7 +10,7 @@
 import { assert } from '../util/assert.js';
 import { TraceError, type SourcePos } from '../util/errors.js';
 import { CsvRecordSplitter, CsvTraceBuilder } from './csv.js';
-import { readLineBatches } from './lines.js';
+import { readLineBatches, type TraceLineBatch } from './lines.js';
 import type { IgnoredOp, TraceOp } from './types.js';
 import { XioParser } from './xio.js';
 
@@ -62,29 +62,94 @@ export function badLineOp(error: TraceError, fallback: SourcePos): IgnoredOp {
  *
  * Complexity: O(input); memory O(longest line + ops of one line).
  */
-export async function* readTraceLines(
-  path: string,
-  displayName: string,
-  parser: TraceLineParser,
-  options: TraceReadOptions = {},
-): AsyncGenerator<TraceOp> {
-  const badLines = options.badLines;
-  const out: TraceOp[] = [];
-  for await (const batch of readLineBatches(path, displayName)) {
-    const { lines, firstLine } = batch;
-    for (let index = 0; index < lines.length; index++) {
-      if (badLines === undefined) {
-        parser.parseLine(lines[index]!, firstLine + index, out);
-      } else {
-        parseSkipping(parser, lines[index]!, firstLine + index, out, badLines, displayName);
-      }
-    }
-    // One yield per batch of lines keeps the generator overhead off the per-line path.
-    for (let opIndex = 0; opIndex < out.length; opIndex++) yield out[opIndex]!;
-    out.length = 0;
+export function readTraceLines(path: string, displayName: string, parser: TraceLineParser, options: TraceReadOptions = {}): AsyncGenerator<TraceOp> {
+  return new LineOpStream(readLineBatches(path, displayName), displayName, parser, options.badLines);
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * The ops of a stream of line batches, as an async generator would yield
+ * them: each batch is parsed whole, then its ops are handed out one by one
+ * from an already resolved promise (an async generator function costs
+ * about twice as much per op, and replays consume millions). A parse error
+ * ends the stream (the line reader is closed) and rejects the next().
+ */
+class LineOpStream implements AsyncGenerator<TraceOp> {
+  private readonly out: TraceOp[] = [];
+  private index = 0;
+  private ended = false;
+
+  constructor(
+    private readonly batches: AsyncGenerator<TraceLineBatch>,
+    private readonly displayName: string,
+    private readonly parser: TraceLineParser,
+    private readonly badLines: BadLineLog | undefined,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
-  parser.finish(out);
-  yield* out;
+
+  next(): Promise<IteratorResult<TraceOp>> {
+    if (this.index < this.out.length) return Promise.resolve({ value: this.out[this.index++]!, done: false });
+    return this.refill();
+  }
+
+  /** Parses batches until one gives ops (or the input ends: then the parser's final ops). */
+  private async refill(): Promise<IteratorResult<TraceOp>> {
+    const out = this.out;
+    while (!this.ended) {
+      out.length = 0;
+      this.index = 0;
+      try {
+        const batch = await this.batches.next();
+        if (batch.done === true) {
+          this.ended = true;
+          this.parser.finish(out);
+        } else {
+          this.parseBatch(batch.value);
+        }
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+      if (out.length > 0) return { value: out[this.index++]!, done: false };
+    }
+    return DONE;
+  }
+
+  private parseBatch(batch: TraceLineBatch): void {
+    const { lines, firstLine } = batch;
+    const { parser, out, badLines } = this;
+    for (let index = 0; index < lines.length; index++) {
+      if (badLines === undefined) parser.parseLine(lines[index]!, firstLine + index, out);
+      else parseSkipping(parser, lines[index]!, firstLine + index, out, badLines, this.displayName);
+    }
+  }
+
+  /** Ends the stream: no more ops, the line reader (and its file) closed. */
+  private async close(): Promise<void> {
+    if (this.ended && this.out.length === 0) return;
+    this.ended = true;
+    this.out.length = 0;
+    this.index = 0;
+    await this.batches.return(undefined);
+  }
+
+  async return(): Promise<IteratorResult<TraceOp>> {
+    await this.close();
+    return DONE;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<TraceOp>> {
+    await this.close();
+    throw error;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }
 
 function parseSkipping(parser: TraceLineParser, text: string, line: number, out: TraceOp[], badLines: BadLineLog, file: string): void {

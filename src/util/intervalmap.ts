@@ -1,10 +1,15 @@
 /**
- * An ordered map of disjoint half-open intervals [start, end) to values, on a
- * B+ tree keyed by interval start: O(log n) lookup, insert, split and merge.
- * The extent maps (blocks) and content maps (bytes) are built on it.
+ * An ordered map of disjoint half-open intervals [start, end) to values: O(log n)
+ * lookup, insert, split and merge. The extent maps (blocks) and content maps
+ * (bytes) are built on it.
+ *
+ * Storage is a two-level B+ tree: a sorted list of leaves, each holding up to
+ * LEAF_MAX intervals in typed arrays (starts, ends) beside a plain array of
+ * values. A lookup binary-searches the leaves by their first start, then the
+ * leaf. Nothing is allocated per lookup; positions found by `locate` are kept
+ * in two scratch fields of the map (leafIndex, entryIndex) and used at once.
  */
 import { assert } from './assert.js';
-import { BTree } from './btree.js';
 
 export interface IntervalEntry<V> {
   start: number;
@@ -23,14 +28,74 @@ export interface IntervalTraits<V> {
   classCount?: number;
 }
 
-interface Node<V> {
-  end: number;
-  value: V;
+/** Intervals per leaf at most; a leaf that fills up splits in two halves. */
+const LEAF_MAX = 128;
+/** A leaf left with fewer intervals than this joins a neighbour when both fit in one leaf. */
+const LEAF_MIN = LEAF_MAX / 4;
+/** First capacity of a leaf: small maps (one per inode fork) stay small; capacity doubles up to LEAF_MAX. */
+const LEAF_CAPACITY_FIRST = 4;
+
+/** Up to LEAF_MAX sorted, disjoint intervals: entries [0, count) of the arrays are live. */
+class Leaf<V> {
+  count = 0;
+  starts: Float64Array;
+  ends: Float64Array;
+  values: V[] = [];
+
+  constructor(capacity: number) {
+    this.starts = new Float64Array(capacity);
+    this.ends = new Float64Array(capacity);
+  }
+
+  /** Makes room for `needed` entries (at most LEAF_MAX). */
+  reserve(needed: number): void {
+    if (needed <= this.starts.length) return;
+    const capacity = Math.min(LEAF_MAX, Math.max(needed, this.starts.length * 2));
+    const starts = new Float64Array(capacity);
+    const ends = new Float64Array(capacity);
+    starts.set(this.starts.subarray(0, this.count));
+    ends.set(this.ends.subarray(0, this.count));
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  /** Opens a slot at `index` (entries from it move right by one). */
+  openSlot(index: number): void {
+    this.reserve(this.count + 1);
+    const count = this.count;
+    const { starts, ends, values } = this;
+    // By hand: for the short moves of a leaf, a loop costs less than copyWithin() and splice() calls.
+    values.push(undefined as V);
+    for (let at = count; at > index; at--) {
+      starts[at] = starts[at - 1]!;
+      ends[at] = ends[at - 1]!;
+      values[at] = values[at - 1]!;
+    }
+    this.count = count + 1;
+  }
+
+  /** Drops entries [from, to). */
+  deleteSpan(from: number, to: number): void {
+    const count = this.count;
+    const { starts, ends, values } = this;
+    const removed = to - from;
+    for (let at = from; at + removed < count; at++) {
+      starts[at] = starts[at + removed]!;
+      ends[at] = ends[at + removed]!;
+      values[at] = values[at + removed]!;
+    }
+    values.length = count - removed;
+    this.count = count - removed;
+  }
 }
 
 export class IntervalMap<V> {
-  private readonly tree = new BTree<number, Node<V>>();
-  /** Intervals per class (traits.classOf), kept as nodes come and go. */
+  private leaves: Leaf<V>[] = [];
+  private count = 0;
+  /** Scratch position set by locate(): entry `entryIndex` of leaf `leafIndex` (-1: before every interval). */
+  private leafIndex = 0;
+  private entryIndex = -1;
+  /** Intervals per class (traits.classOf), kept as intervals come and go. */
   private readonly classCounts: Int32Array;
 
   constructor(private readonly traits: IntervalTraits<V>) {
@@ -48,69 +113,346 @@ export class IntervalMap<V> {
 
   /** Number of intervals. O(1). */
   get size(): number {
-    return this.tree.size;
+    return this.count;
   }
+
+  // ---- positions -----------------------------------------------------------
+
+  /**
+   * Sets (leafIndex, entryIndex) to the last interval whose start is <= point;
+   * entryIndex -1 (leafIndex 0) when there is none. Returns whether there is one. O(log n).
+   */
+  private locate(point: number): boolean {
+    const leaves = this.leaves;
+    if (leaves.length === 0 || leaves[0]!.starts[0]! > point) {
+      this.leafIndex = 0;
+      this.entryIndex = -1;
+      return false;
+    }
+    let low = 0;
+    let high = leaves.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (leaves[middle]!.starts[0]! <= point) low = middle;
+      else high = middle - 1;
+    }
+    const starts = leaves[low]!.starts;
+    let first = 0;
+    let last = leaves[low]!.count - 1;
+    while (first < last) {
+      const middle = (first + last + 1) >>> 1;
+      if (starts[middle]! <= point) first = middle;
+      else last = middle - 1;
+    }
+    this.leafIndex = low;
+    this.entryIndex = first;
+    return true;
+  }
+
+  /** Moves the scratch position to the next interval; false (position unchanged) at the end. */
+  private stepForward(): boolean {
+    const leaf = this.leaves[this.leafIndex];
+    if (leaf === undefined) return false;
+    if (this.entryIndex + 1 < leaf.count) {
+      this.entryIndex++;
+      return true;
+    }
+    if (this.leafIndex + 1 >= this.leaves.length) return false;
+    this.leafIndex++;
+    this.entryIndex = 0;
+    return true;
+  }
+
+  /** Moves the scratch position to the previous interval; false (position unchanged) at the start. */
+  private stepBack(): boolean {
+    if (this.entryIndex > 0) {
+      this.entryIndex--;
+      return true;
+    }
+    if (this.leafIndex === 0) return false;
+    this.leafIndex--;
+    this.entryIndex = this.leaves[this.leafIndex]!.count - 1;
+    return true;
+  }
+
+  /** The interval at the scratch position, as a new entry. */
+  private entryHere(): IntervalEntry<V> {
+    const leaf = this.leaves[this.leafIndex]!;
+    const index = this.entryIndex;
+    return { start: leaf.starts[index]!, end: leaf.ends[index]!, value: leaf.values[index]! };
+  }
+
+  /** Copies the interval at the scratch position into `into`. */
+  private copyHere(into: IntervalEntry<V>): void {
+    const leaf = this.leaves[this.leafIndex]!;
+    const index = this.entryIndex;
+    into.start = leaf.starts[index]!;
+    into.end = leaf.ends[index]!;
+    into.value = leaf.values[index]!;
+  }
+
+  /**
+   * Sets the scratch position to the first interval that ends after `point`
+   * (contains it or starts after it). Returns false when there is none.
+   */
+  private locateFrom(point: number): boolean {
+    if (this.locate(point)) {
+      const leaf = this.leaves[this.leafIndex]!;
+      if (leaf.ends[this.entryIndex]! > point) return true;
+      return this.stepForward();
+    }
+    if (this.leaves.length === 0) return false;
+    this.entryIndex = 0;
+    return true;
+  }
+
+  // ---- structure -------------------------------------------------------------
+
+  /** Inserts [start, end) -> value right after the scratch position (entryIndex -1: first), splitting a full leaf. */
+  private insertAfterHere(start: number, end: number, value: V): void {
+    if (this.leaves.length === 0) this.leaves.push(new Leaf<V>(LEAF_CAPACITY_FIRST));
+    let leaf = this.leaves[this.leafIndex]!;
+    let index = this.entryIndex + 1;
+    if (leaf.count >= LEAF_MAX) {
+      const right = this.splitLeaf(this.leafIndex);
+      if (index > leaf.count) {
+        index -= leaf.count;
+        leaf = right;
+        this.leafIndex++;
+      }
+    }
+    leaf.openSlot(index);
+    leaf.starts[index] = start;
+    leaf.ends[index] = end;
+    leaf.values[index] = value;
+    this.entryIndex = index;
+    this.count++;
+  }
+
+  /** Moves the upper half of leaf `at` into a new leaf after it; returns the new leaf. */
+  private splitLeaf(at: number): Leaf<V> {
+    const leaf = this.leaves[at]!;
+    const keep = leaf.count >>> 1;
+    const moved = leaf.count - keep;
+    const right = new Leaf<V>(LEAF_MAX);
+    right.starts.set(leaf.starts.subarray(keep, leaf.count));
+    right.ends.set(leaf.ends.subarray(keep, leaf.count));
+    right.values = leaf.values.splice(keep, moved);
+    right.count = moved;
+    leaf.count = keep;
+    this.leaves.splice(at + 1, 0, right);
+    return right;
+  }
+
+  /** Deletes entries [from, to) of leaf `at`, then drops or joins the leaf if it became empty or small. */
+  private deleteInLeaf(at: number, from: number, to: number): void {
+    const leaf = this.leaves[at]!;
+    leaf.deleteSpan(from, to);
+    this.count -= to - from;
+    this.rebalance(at);
+  }
+
+  /** An empty leaf goes; a small one joins its left (else right) neighbour when they fit in one leaf. */
+  private rebalance(at: number): void {
+    const leaf = this.leaves[at]!;
+    if (leaf.count === 0) {
+      this.leaves.splice(at, 1);
+      return;
+    }
+    if (leaf.count >= LEAF_MIN) return;
+    const leftIndex = at > 0 ? at - 1 : at;
+    if (leftIndex + 1 >= this.leaves.length) return;
+    const left = this.leaves[leftIndex]!;
+    const right = this.leaves[leftIndex + 1]!;
+    if (left.count + right.count > LEAF_MAX / 2) return;
+    left.reserve(left.count + right.count);
+    left.starts.set(right.starts.subarray(0, right.count), left.count);
+    left.ends.set(right.ends.subarray(0, right.count), left.count);
+    for (let index = 0; index < right.count; index++) left.values.push(right.values[index]!);
+    left.count += right.count;
+    this.leaves.splice(leftIndex + 1, 1);
+  }
+
+  /** Deletes the interval at the scratch position (the position is no longer valid). */
+  private deleteHere(): void {
+    this.deleteInLeaf(this.leafIndex, this.entryIndex, this.entryIndex + 1);
+  }
+
+  // ---- queries ---------------------------------------------------------------
 
   /** The interval containing `point`, if any. O(log n). */
   find(point: number): IntervalEntry<V> | undefined {
-    const pair = this.tree.getPairOrNextLower(point);
-    if (!pair || pair[1].end <= point) return undefined;
-    return { start: pair[0], end: pair[1].end, value: pair[1].value };
+    if (!this.locate(point)) return undefined;
+    if (this.leaves[this.leafIndex]!.ends[this.entryIndex]! <= point) return undefined;
+    return this.entryHere();
   }
 
   /** The first interval that ends after `point` (contains it or starts after it). O(log n). */
   findFrom(point: number): IntervalEntry<V> | undefined {
-    const containing = this.find(point);
-    if (containing) return containing;
-    const next = this.tree.nextHigherPair(point);
-    return next ? { start: next[0], end: next[1].end, value: next[1].value } : undefined;
+    return this.locateFrom(point) ? this.entryHere() : undefined;
+  }
+
+  /** findFrom() into a caller's scratch entry (no allocation); returns false when there is none. O(log n). */
+  findFromInto(point: number, into: IntervalEntry<V>): boolean {
+    if (!this.locateFrom(point)) return false;
+    this.copyHere(into);
+    return true;
   }
 
   /** The last interval that starts before `point`. O(log n). */
   findBefore(point: number): IntervalEntry<V> | undefined {
-    const pair = this.tree.nextLowerPair(point);
-    return pair ? { start: pair[0], end: pair[1].end, value: pair[1].value } : undefined;
+    if (!this.locate(point)) return undefined;
+    if (this.leaves[this.leafIndex]!.starts[this.entryIndex]! === point && !this.stepBack()) return undefined;
+    return this.entryHere();
   }
 
-  /** Visits intervals overlapping [start, end) in order (unclipped). O(log n + k). */
+  /** findBefore() into a caller's scratch entry (no allocation); returns false when there is none. O(log n). */
+  findBeforeInto(point: number, into: IntervalEntry<V>): boolean {
+    if (!this.locate(point)) return false;
+    if (this.leaves[this.leafIndex]!.starts[this.entryIndex]! === point && !this.stepBack()) return false;
+    this.copyHere(into);
+    return true;
+  }
+
+  /**
+   * Walks left from the last interval starting before `point` over at most
+   * `stepsMax` intervals, to the first whose value `accept` takes; copies it into
+   * `into`. Returns false when there is none within reach. O(log n + stepsMax).
+   */
+  findBeforeWhere(point: number, stepsMax: number, accept: (value: V) => boolean, into: IntervalEntry<V>): boolean {
+    if (!this.locate(point)) return false;
+    if (this.leaves[this.leafIndex]!.starts[this.entryIndex]! === point && !this.stepBack()) return false;
+    for (let steps = 0; steps < stepsMax; steps++) {
+      if (accept(this.leaves[this.leafIndex]!.values[this.entryIndex]!)) {
+        this.copyHere(into);
+        return true;
+      }
+      if (!this.stepBack()) return false;
+    }
+    return false;
+  }
+
+  /**
+   * Walks right from the first interval that ends after `point` over at most
+   * `stepsMax` intervals, to the first whose value `accept` takes; copies it into
+   * `into`. Returns false when there is none within reach. O(log n + stepsMax).
+   */
+  findFromWhere(point: number, stepsMax: number, accept: (value: V) => boolean, into: IntervalEntry<V>): boolean {
+    if (!this.locateFrom(point)) return false;
+    for (let steps = 0; steps < stepsMax; steps++) {
+      if (accept(this.leaves[this.leafIndex]!.values[this.entryIndex]!)) {
+        this.copyHere(into);
+        return true;
+      }
+      if (!this.stepForward()) return false;
+    }
+    return false;
+  }
+
+  /** Visits intervals overlapping [start, end) in order (unclipped); the interval containing `start` always. O(log n + k). */
   forEachOverlap(start: number, end: number, visit: (entry: IntervalEntry<V>) => void): void {
-    const first = this.find(start);
-    if (first) visit(first);
-    this.tree.forRange(start, end, false, (key, node) => {
-      if (key === start && first) return;
-      visit({ start: key, end: node.end, value: node.value });
-    });
+    if (!this.locateFrom(start)) return;
+    let leafIndex = this.leafIndex;
+    let index = this.entryIndex;
+    const leaves = this.leaves;
+    let leaf = leaves[leafIndex]!;
+    // The first one contains start, or starts after it (then it must start before end).
+    if (leaf.starts[index]! > start && leaf.starts[index]! >= end) return;
+    for (;;) {
+      visit({ start: leaf.starts[index]!, end: leaf.ends[index]!, value: leaf.values[index]! });
+      index++;
+      if (index >= leaf.count) {
+        leafIndex++;
+        if (leafIndex >= leaves.length) return;
+        leaf = leaves[leafIndex]!;
+        index = 0;
+      }
+      if (leaf.starts[index]! >= end) return;
+    }
   }
 
   /** All intervals in order. */
   *entries(): IterableIterator<IntervalEntry<V>> {
-    for (const [start, node] of this.tree.entries()) yield { start, end: node.end, value: node.value };
+    for (const leaf of this.leaves) {
+      for (let index = 0; index < leaf.count; index++) yield { start: leaf.starts[index]!, end: leaf.ends[index]!, value: leaf.values[index]! };
+    }
   }
 
   /** Intervals overlapping [start, end), clipped to it. */
   collect(start: number, end: number): IntervalEntry<V>[] {
     const out: IntervalEntry<V>[] = [];
     this.forEachOverlap(start, end, (entry) => {
-      const clippedStart = Math.max(entry.start, start);
-      out.push({
-        start: clippedStart,
-        end: Math.min(entry.end, end),
-        value: clippedStart === entry.start ? entry.value : this.traits.sliceValue(entry.value, entry.start, clippedStart),
-      });
+      if (entry.start < start) {
+        entry.value = this.traits.sliceValue(entry.value, entry.start, start);
+        entry.start = start;
+      }
+      if (entry.end > end) entry.end = end;
+      out.push(entry);
     });
     return out;
   }
 
+  // ---- changes ---------------------------------------------------------------
+
   /** Cuts any interval that straddles `point` into two. O(log n). */
   private splitAt(point: number): void {
-    const pair = this.tree.getPairOrNextLower(point);
-    if (!pair) return;
-    const [start, node] = pair;
-    if (start === point || node.end <= point) return;
-    const rightValue = this.traits.sliceValue(node.value, start, point);
-    this.tree.set(start, { end: point, value: node.value });
-    this.tree.set(point, { end: node.end, value: rightValue });
+    if (!this.locate(point)) return;
+    const leaf = this.leaves[this.leafIndex]!;
+    const index = this.entryIndex;
+    const start = leaf.starts[index]!;
+    const end = leaf.ends[index]!;
+    if (start === point || end <= point) return;
+    const rightValue = this.traits.sliceValue(leaf.values[index]!, start, point);
+    leaf.ends[index] = point;
+    this.insertAfterHere(point, end, rightValue);
     this.counted(rightValue, 1);
+  }
+
+  /**
+   * Removes the intervals that start in [start, end) (after splitAt(start) and
+   * splitAt(end) these are exactly those overlapping it), appending them to `out` when given.
+   */
+  private removeSpan(start: number, end: number, out: IntervalEntry<V>[] | undefined): void {
+    // A leaf at a time: deleting may drop or join leaves, so each round locates afresh.
+    while (this.locateFrom(start)) {
+      const leafIndex = this.leafIndex;
+      const from = this.entryIndex;
+      const wholeEnd = from === 0 ? this.wholeLeavesBefore(leafIndex, end) : leafIndex;
+      if (wholeEnd > leafIndex) {
+        // Leaves wholly inside the range go in one splice (a truncate of a large file).
+        for (let index = leafIndex; index < wholeEnd; index++) this.takeEntries(this.leaves[index]!, 0, this.leaves[index]!.count, out);
+        this.leaves.splice(leafIndex, wholeEnd - leafIndex);
+        continue;
+      }
+      const leaf = this.leaves[leafIndex]!;
+      let to = from;
+      while (to < leaf.count && leaf.starts[to]! < end) to++;
+      if (to === from) return;
+      this.takeEntries(leaf, from, to, out);
+      leaf.deleteSpan(from, to);
+      this.rebalance(leafIndex);
+    }
+  }
+
+  /** The end of the run of leaves from `leafIndex` whose every interval starts before `end`. */
+  private wholeLeavesBefore(leafIndex: number, end: number): number {
+    let index = leafIndex;
+    while (index < this.leaves.length) {
+      const leaf = this.leaves[index]!;
+      if (leaf.starts[leaf.count - 1]! >= end) break;
+      index++;
+    }
+    return index;
+  }
+
+  /** Uncounts entries [from, to) of `leaf` (leaving them in place) and appends them to `out` when given. */
+  private takeEntries(leaf: Leaf<V>, from: number, to: number, out: IntervalEntry<V>[] | undefined): void {
+    for (let index = from; index < to; index++) {
+      const value = leaf.values[index]!;
+      if (out !== undefined) out.push({ start: leaf.starts[index]!, end: leaf.ends[index]!, value });
+      this.counted(value, -1);
+    }
+    this.count -= to - from;
   }
 
   /** Removes [start, end) and returns what was there (clipped), in order. O(log n + k). */
@@ -120,22 +462,40 @@ export class IntervalMap<V> {
     this.splitAt(start);
     this.splitAt(end);
     const removed: IntervalEntry<V>[] = [];
-    this.tree.forRange(start, end, false, (key, node) => {
-      removed.push({ start: key, end: node.end, value: node.value });
-    });
-    if (removed.length > 0) this.tree.deleteRange(start, end, false);
-    for (const entry of removed) this.counted(entry.value, -1);
+    this.removeSpan(start, end, removed);
     return removed;
+  }
+
+  /** remove() without gathering what was removed. O(log n + k). */
+  erase(start: number, end: number): void {
+    assert(end >= start, 'IntervalMap.erase: end before start', { start, end });
+    if (end === start) return;
+    this.splitAt(start);
+    this.splitAt(end);
+    this.removeSpan(start, end, undefined);
   }
 
   /** Sets [start, end) to `value`, replacing what was there, and merges with neighbours. Returns what it replaced. */
   set(start: number, end: number, value: V): IntervalEntry<V>[] {
     assert(end > start, 'IntervalMap.set: empty interval', { start, end });
     const removed = this.remove(start, end);
-    this.tree.set(start, { end, value });
-    this.counted(value, 1);
-    this.mergeAround(start);
+    this.insertAndMerge(start, end, value);
     return removed;
+  }
+
+  /** set() without gathering what was replaced. O(log n + k). */
+  assign(start: number, end: number, value: V): void {
+    assert(end > start, 'IntervalMap.assign: empty interval', { start, end });
+    this.erase(start, end);
+    this.insertAndMerge(start, end, value);
+  }
+
+  /** Inserts [start, end) -> value into a hole and merges it with its neighbours. */
+  private insertAndMerge(start: number, end: number, value: V): void {
+    this.locate(start);
+    this.insertAfterHere(start, end, value);
+    this.counted(value, 1);
+    this.mergeHere();
   }
 
   /**
@@ -143,72 +503,149 @@ export class IntervalMap<V> {
    * set() without the removal pass. Returns false (and changes nothing) when anything overlaps. O(log n).
    */
   insertIntoHole(start: number, end: number, value: V): boolean {
-    const before = this.tree.getPairOrNextLower(start);
-    if (before && before[1].end > start) return false;
-    const after = this.tree.nextHigherPair(start);
-    if (after && after[0] < end) return false;
-    this.tree.set(start, { end, value });
+    const found = this.locate(start);
+    if (found && this.leaves[this.leafIndex]!.ends[this.entryIndex]! > start) return false;
+    const leafIndex = this.leafIndex;
+    const entryIndex = this.entryIndex;
+    if (this.stepForwardFrom(found) && this.leaves[this.leafIndex]!.starts[this.entryIndex]! < end) return false;
+    this.leafIndex = leafIndex;
+    this.entryIndex = entryIndex;
+    this.insertAfterHere(start, end, value);
     this.counted(value, 1);
-    this.mergeAround(start);
+    this.mergeHere();
     return true;
   }
 
-  /** Merges the interval starting at `start` with mergeable neighbours. */
-  private mergeAround(start: number): void {
-    let key = start;
-    let node = this.tree.get(key)!;
-    const left = this.tree.nextLowerPair(key);
-    if (left && left[1].end === key && this.traits.canMerge(left[1].value, left[0], key, node.value, node.end)) {
-      this.tree.delete(key);
-      this.counted(node.value, -1);
-      key = left[0];
-      node = { end: node.end, value: left[1].value };
-      this.tree.set(key, node);
+  /** From the position locate() left (found or not), to the interval after it; false when there is none. */
+  private stepForwardFrom(found: boolean): boolean {
+    if (found) return this.stepForward();
+    if (this.leaves.length === 0) return false;
+    this.entryIndex = 0;
+    return true;
+  }
+
+  /**
+   * Merges the interval at the scratch position with mergeable neighbours: first
+   * the left one (which then keeps its value), then the right one.
+   */
+  private mergeHere(): void {
+    let leaf = this.leaves[this.leafIndex]!;
+    let start = leaf.starts[this.entryIndex]!;
+    const end = leaf.ends[this.entryIndex]!;
+    let value = leaf.values[this.entryIndex]!;
+    if (this.stepBack()) {
+      const left = this.leaves[this.leafIndex]!;
+      const leftIndex = this.entryIndex;
+      const leftStart = left.starts[leftIndex]!;
+      const leftValue = left.values[leftIndex]!;
+      if (left.ends[leftIndex] === start && this.traits.canMerge(leftValue, leftStart, start, value, end)) {
+        left.ends[leftIndex] = end;
+        this.stepForward();
+        this.deleteHere();
+        this.counted(value, -1);
+        start = leftStart;
+        value = leftValue;
+        this.locate(start);
+      } else {
+        this.stepForward();
+      }
     }
-    const right = this.tree.nextHigherPair(key);
-    if (right && right[0] === node.end && this.traits.canMerge(node.value, key, node.end, right[1].value, right[1].end)) {
-      this.tree.delete(right[0]);
-      this.counted(right[1].value, -1);
-      this.tree.set(key, { end: right[1].end, value: node.value });
-    }
+    leaf = this.leaves[this.leafIndex]!;
+    const here = this.entryIndex;
+    if (!this.stepForward()) return;
+    const right = this.leaves[this.leafIndex]!;
+    const rightIndex = this.entryIndex;
+    const rightEnd = right.ends[rightIndex]!;
+    if (right.starts[rightIndex] !== end || !this.traits.canMerge(value, start, end, right.values[rightIndex]!, rightEnd)) return;
+    const rightValue = right.values[rightIndex]!;
+    leaf.ends[here] = rightEnd;
+    this.deleteHere();
+    this.counted(rightValue, -1);
   }
 
   /** Tries merging the intervals that touch `point` (after external edits). */
   mergeAt(point: number): void {
-    const entry = this.find(point);
-    if (entry) this.mergeAround(entry.start);
+    if (!this.locate(point)) return;
+    if (this.leaves[this.leafIndex]!.ends[this.entryIndex]! <= point) return;
+    this.mergeHere();
   }
 
   /** Moves every interval starting at or after `from` by `delta` (collapse/insert range). O(k log n). */
   shiftFrom(from: number, delta: number): void {
     this.splitAt(from);
-    const moved: [number, Node<V>][] = [];
-    this.tree.forRange(from, Number.MAX_SAFE_INTEGER, true, (key, node) => {
-      moved.push([key, node]);
-    });
-    this.tree.deleteRange(from, Number.MAX_SAFE_INTEGER, true);
-    for (const [key, node] of moved) {
-      assert(key + delta >= 0, 'IntervalMap.shiftFrom: interval moved below 0', { key, delta });
-      this.tree.set(key + delta, { end: node.end + delta, value: node.value });
+    const moved: IntervalEntry<V>[] = [];
+    // The intervals keep their class: taken out and put back without counting.
+    if (this.locateFrom(from)) {
+      let leafIndex = this.leafIndex;
+      let index = this.entryIndex;
+      if (this.leaves[leafIndex]!.starts[index]! < from) index++;
+      for (; leafIndex < this.leaves.length; leafIndex++, index = 0) {
+        const leaf = this.leaves[leafIndex]!;
+        for (; index < leaf.count; index++) moved.push({ start: leaf.starts[index]!, end: leaf.ends[index]!, value: leaf.values[index]! });
+      }
     }
-    if (moved.length > 0) this.mergeAt(moved[0]![0] + delta);
+    if (moved.length === 0) return;
+    this.truncateFrom(from);
+    for (const entry of moved) {
+      assert(entry.start + delta >= 0, 'IntervalMap.shiftFrom: interval moved below 0', { key: entry.start, delta });
+      this.put(entry.start + delta, entry.end + delta, entry.value);
+    }
+    this.mergeAt(moved[0]!.start + delta);
+  }
+
+  /** Drops every interval starting at or after `from`, classes untouched (shiftFrom puts them back). */
+  private truncateFrom(from: number): void {
+    while (this.leaves.length > 0) {
+      const lastIndex = this.leaves.length - 1;
+      const leaf = this.leaves[lastIndex]!;
+      let keep = leaf.count;
+      while (keep > 0 && leaf.starts[keep - 1]! >= from) keep--;
+      if (keep === leaf.count) return;
+      this.count -= leaf.count - keep;
+      leaf.deleteSpan(keep, leaf.count);
+      if (keep > 0) {
+        this.rebalance(lastIndex);
+        return;
+      }
+      this.leaves.pop();
+    }
+  }
+
+  /** Stores [start, end) -> value under key `start`, replacing an interval with the same start (no merge, no counting). */
+  private put(start: number, end: number, value: V): void {
+    if (this.locate(start) && this.leaves[this.leafIndex]!.starts[this.entryIndex] === start) {
+      const leaf = this.leaves[this.leafIndex]!;
+      leaf.ends[this.entryIndex] = end;
+      leaf.values[this.entryIndex] = value;
+      return;
+    }
+    this.insertAfterHere(start, end, value);
   }
 
   clear(): void {
-    this.tree.clear();
+    this.leaves = [];
+    this.count = 0;
     this.classCounts.fill(0);
   }
 
-  /** Verifies intervals are non-empty, sorted and disjoint. O(n). */
+  /** Verifies intervals are non-empty, sorted and disjoint, leaves well formed and class counts right. O(n). */
   checkValid(): void {
     let previousEnd = -Infinity;
+    let total = 0;
     const counts = new Int32Array(this.classCounts.length);
-    for (const [start, node] of this.tree.entries()) {
-      assert(node.end > start, 'IntervalMap: empty interval', { start, end: node.end });
-      assert(start >= previousEnd, 'IntervalMap: overlapping intervals', { start, previousEnd });
-      previousEnd = node.end;
-      if (this.traits.classOf) counts[this.traits.classOf(node.value)]!++;
+    for (const leaf of this.leaves) {
+      assert(leaf.count > 0 && leaf.count <= LEAF_MAX && leaf.values.length === leaf.count, 'IntervalMap: bad leaf', { count: leaf.count, values: leaf.values.length });
+      for (let index = 0; index < leaf.count; index++) {
+        const start = leaf.starts[index]!;
+        const end = leaf.ends[index]!;
+        assert(end > start, 'IntervalMap: empty interval', { start, end });
+        assert(start >= previousEnd, 'IntervalMap: overlapping intervals', { start, previousEnd });
+        previousEnd = end;
+        if (this.traits.classOf) counts[this.traits.classOf(leaf.values[index]!)]!++;
+      }
+      total += leaf.count;
     }
+    assert(total === this.count, 'IntervalMap: size does not add up', { total, size: this.count });
     for (let i = 0; i < counts.length; i++) {
       assert(counts[i] === this.classCounts[i], 'IntervalMap: class counts do not add up', { class: i, counted: counts[i], kept: this.classCounts[i] });
     }

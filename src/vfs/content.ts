@@ -28,13 +28,13 @@ export class ContentMap {
   /** Records that [offset, offset+length) now holds `source`. */
   write(offset: number, length: number, source: ContentSource): void {
     if (length <= 0 || !this.enabled) return;
-    if (source.kind === 'zero') this.map.remove(offset, offset + length);
-    else this.map.set(offset, offset + length, source);
+    if (source.kind === 'zero') this.map.erase(offset, offset + length);
+    else this.map.assign(offset, offset + length, source);
   }
 
   /** Records that [offset, offset+length) reads as zero (punch, zero range, truncate). */
   zero(offset: number, length: number): void {
-    if (length > 0 && this.enabled) this.map.remove(offset, offset + length);
+    if (length > 0 && this.enabled) this.map.erase(offset, offset + length);
   }
 
   /** Collapse (negative delta) or insert (positive) range at `from`. */
@@ -53,10 +53,11 @@ export class ContentMap {
     if (!this.enabled) return;
     const delta = dstOffset - srcOffset;
     const pieces = source.map.collect(srcOffset, srcOffset + length);
-    this.map.remove(dstOffset, dstOffset + length);
+    this.map.erase(dstOffset, dstOffset + length);
     for (const piece of pieces) {
-      const value = piece.value.kind === 'gen' ? { ...piece.value, shift: piece.value.shift - delta } : piece.value;
-      this.map.set(piece.start + delta, piece.end + delta, value);
+      // Sources are never changed in place, so an unshifted copy (writeback: same offsets) shares the value.
+      const value = piece.value.kind === 'gen' && delta !== 0 ? { ...piece.value, shift: piece.value.shift - delta } : piece.value;
+      this.map.assign(piece.start + delta, piece.end + delta, value);
     }
   }
 

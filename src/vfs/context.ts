@@ -5,6 +5,7 @@
 import type { FreeSpace } from '../alloc/freespace.js';
 import type { BlockDevice } from '../device/blockdev.js';
 import type { IoSink } from '../device/iosink.js';
+import type { FaultInjector, RecoveryRecorder } from '../fault/injector.js';
 import type { Prng } from '../util/prng.js';
 
 /** Counters of what reached the device and the page cache. */
@@ -41,6 +42,10 @@ export interface FsContext {
    * requests are the same as with data (replay --no-image).
    */
   readonly dataless: boolean;
+  /** The fault plan's decisions (--fault ...); absent when the run injects none. */
+  readonly faults?: FaultInjector;
+  /** Where the core and the policies note the recovery paths they take (short writes, fallbacks, retries). */
+  readonly recovery?: RecoveryRecorder;
 }
 
 export function blockShiftOf(blockSize: number): number {

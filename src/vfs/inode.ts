@@ -35,6 +35,8 @@ export class Inode {
    * ordered-extent completion replacing an existing extent).
    */
   cowBlocks = 0;
+  /** A writeback error not yet reported (mapping_set_error): the next fsync returns it and clears it. */
+  wbError = 0;
   /** Set when fallocate made unwritten space (XFS_DIFLAG_PREALLOC). */
   preallocFlag = false;
   /** Policy-private state. */

@@ -230,6 +230,7 @@ export class Vfs implements FsHost {
       // generic_write_sync: vfs_fsync_range over what was written (O_DSYNC: datasync).
       this.writebackRange(inode, pos, pos + result.written);
       this.commitOrFlush(inode, handle.flags.sync ? 'fsync' : 'fdatasync');
+      this.reportWritebackError(inode, 'O_SYNC write');
     }
     this.balancePages();
     return result;
@@ -342,6 +343,15 @@ export class Vfs implements FsHost {
   fsync(handle: Handle, dataOnly = false): void {
     this.writebackRange(handle.inode, 0, Number.MAX_SAFE_INTEGER);
     this.commitOrFlush(handle.inode, dataOnly ? 'fdatasync' : 'fsync');
+    this.reportWritebackError(handle.inode, 'fsync');
+  }
+
+  /** file_check_and_advance_wb_err: a writeback error recorded since the last report fails this call, once. */
+  private reportWritebackError(inode: Inode, what: string): void {
+    if (inode.wbError === 0) return;
+    const errno = inode.wbError;
+    inode.wbError = 0;
+    throw new ErrnoError(errno, `${what}: an earlier writeback of this file failed`);
   }
 
   /** sync(2)/syncfs(2): every dirty inode, oldest dirtied first, then the metadata commit (or a cache flush). */
@@ -354,7 +364,11 @@ export class Vfs implements FsHost {
   private commitOrFlush(inode: Inode | undefined, reason: MetadataCommitReason): void {
     const committed = this.policy.commitMetadata?.(this, inode, reason) ?? false;
     if (!committed) this.ctx.io.submit({ direction: 'flush', cause: 'flush', addrBytes: 0, lengthBytes: 0 });
+    this.commits++;
   }
+
+  /** Metadata commits so far (fsync, fdatasync, sync, O_SYNC writes): the replay checkpoints the image after an op that made one. */
+  commits = 0;
 
   /**
    * FICLONE / FICLONERANGE (length 0: to the source's EOF): vfs_clone_file_range.

@@ -175,3 +175,52 @@ describe('ExtentMap remove, lookup, shift', () => {
     map.checkValid();
   });
 });
+
+describe('allocatedBefore / allocatedFrom (the neighbour walks of ext4_ext_find_goal)', () => {
+  /** The walks as loops of extentBefore() and lookup() calls, the way the policy wrote them first. */
+  function walkLeft(map: ExtentMap, block: number, stepsMax: number): Extent | undefined {
+    let probe = block;
+    for (let steps = 0; steps < stepsMax; steps++) {
+      const candidate = map.extentBefore(probe);
+      if (!candidate || candidate.state !== D) return candidate;
+      probe = candidate.startBlock;
+    }
+    return undefined;
+  }
+
+  function walkRight(map: ExtentMap, block: number, stepsMax: number): Extent | undefined {
+    let cursor = block;
+    for (let steps = 0; steps < stepsMax; steps++) {
+      const next = map.lookup(cursor);
+      const candidate = next.extent ?? (Number.isFinite(next.holeEndBlock) ? map.lookup(next.holeEndBlock).extent : undefined);
+      if (!candidate || candidate.state !== D) return candidate;
+      cursor = candidate.startBlock + candidate.blockCount;
+    }
+    return undefined;
+  }
+
+  test('they find what the loops find, including runs of delalloc longer than the step limit', () => {
+    const map = new ExtentMap(ext4Limits);
+    // Deterministic layout: mostly delalloc runs (never merged: one-block gaps), some allocated extents.
+    let phys = 5000;
+    for (let block = 0; block < 3000; block += 2) {
+      const allocated = (block * 7919) % 13 === 0 || (block > 1000 && block < 1400 && block % 100 === 0);
+      if (allocated) map.insert(block, 1, phys, block % 3 === 0 ? U : W);
+      else map.insert(block, 1, -1, D);
+      phys += 3;
+    }
+    let found = 0;
+    for (let block = 0; block <= 3010; block++) {
+      for (const stepsMax of [1, 8, 64]) {
+        const left = map.allocatedBefore(block, stepsMax);
+        expect({ block, stepsMax, left }).toEqual({ block, stepsMax, left: walkLeft(map, block, stepsMax) });
+        const right = map.allocatedFrom(block, stepsMax);
+        expect({ block, stepsMax, right }).toEqual({ block, stepsMax, right: walkRight(map, block, stepsMax) });
+        if (left !== undefined) found++;
+      }
+    }
+    expect(found).toBeGreaterThan(1000);
+    expect(new ExtentMap(ext4Limits).allocatedBefore(10, 64)).toBeUndefined();
+    expect(new ExtentMap(ext4Limits).allocatedFrom(10, 64)).toBeUndefined();
+  });
+});

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { fsckImage } from '../../src/image/fsck.js';
-import { ImageFile } from '../../src/image/image.js';
+import { encodeMetadata } from '../../src/image/codec.js';
+import { encodeCheckpoint } from '../../src/image/format.js';
+import { chooseCheckpointOffset, ImageFile } from '../../src/image/image.js';
 import type { ImageMetadata } from '../../src/image/types.js';
 import { Prng } from '../../src/util/prng.js';
 import { baseMetadata, makeTempDir, removeTempDir, syntheticMetadata } from './helpers.js';
@@ -81,6 +83,34 @@ describe('fsck', () => {
     const { code, stdout } = await cli(['fsck', 'b.img', '--json']);
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ ok: false, isImage: true });
+  });
+
+  test('a run killed during a commit (record written over the oldest one, its slot not yet): the old slot is stale, not a problem', () => {
+    const first = syntheticMetadata(2, 6, 30, 4096);
+    const second = syntheticMetadata(3, 6, 30, 4096);
+    const file = writeImage('k.img', first, second);
+    const image = ImageFile.open(file);
+    const inUse = image.superblock;
+    image.close();
+    // Generation 1 sits at the start of the metadata area, 2 after it: 3 fits before 2, over 1.
+    const record = encodeCheckpoint(3, encodeMetadata({ ...first, opsApplied: 1 }));
+    const offset = chooseCheckpointOffset(inUse, record.length);
+    expect(offset).toBe(inUse.metaOffset);
+    const killed = path.join(dir, 'killed.img');
+    fs.copyFileSync(file, killed);
+    const fd = fs.openSync(killed, 'r+');
+    fs.writeSync(fd, record, 0, record.length, offset);
+    fs.closeSync(fd);
+    const report = fsckImage(killed);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.summary!.generation).toBe(2);
+    expect(report.slots.map((slot) => [slot.status, slot.generation])).toEqual(expect.arrayContaining([['stale', 1], ['ok', 2]]));
+    // The same old record damaged with no newer record over it is a problem.
+    flipBit(file, inUse.metaOffset + 200, 1);
+    const damaged = fsckImage(file);
+    expect(damaged.ok).toBe(false);
+    expect(damaged.problems[0]!.problem).toMatch(/checkpoint crc mismatch/);
   });
 
   test('blocks shared without a refcount, and a recorded refcount no extent backs, are problems with their location', () => {

@@ -267,11 +267,11 @@ describe('ImageFile.open errors', () => {
   it('reports unknown incompatible feature flags as version', () => {
     const file = imagePath();
     createImage(file).close();
-    // Bit 0 is IMAGE_FLAG_METADATA_ONLY since format 1.1, bit 1 IMAGE_FLAG_INLINE_DATA since 1.2; bit 2 is still unknown.
-    resealSlotA(file, 16, 0x4 | 0x1);
+    // Bit 0 is IMAGE_FLAG_METADATA_ONLY since format 1.1, bit 1 IMAGE_FLAG_INLINE_DATA since 1.2, bit 2 IMAGE_FLAG_UNDO_LOG since 1.3; bit 3 is still unknown.
+    resealSlotA(file, 16, 0x8 | 0x1);
     const error = imageErrorOf(() => ImageFile.open(file));
     expect(error.kind).toBe('version');
-    expect(error.message).toMatch(/features \(flags 0x5\)/);
+    expect(error.message).toMatch(/features \(flags 0x9\)/);
   });
 });
 

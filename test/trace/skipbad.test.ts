@@ -117,3 +117,24 @@ describe('selectBlockDevice (--device, --device-file)', () => {
     }
   });
 });
+
+describe('the op stream of a line reader behaves as an async generator', () => {
+  const fioText = ['fio version 2 iolog', 'f add', 'f write 0 4096', 'f write 4096 4096', 'f bogus 1 2', 'f write 8192 4096', ''].join('\n');
+
+  test('a bad line rejects next() before any op of its batch, then the stream is done', async () => {
+    const stream = readFio(temp.write('gen1.log', fioText), 'gen1.log')[Symbol.asyncIterator]();
+    // The whole (one-batch) file is parsed before the first op is handed out: the error comes first.
+    await expect(stream.next()).rejects.toThrow(/gen1\.log:5:3: unknown action 'bogus'/);
+    await expect(stream.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  test('return() ends it early; for await over it and the final closes work as before', async () => {
+    const path = temp.write('gen2.log', fioText.replace('f bogus 1 2\n', ''));
+    const stream = readFio(path, 'gen2.log')[Symbol.asyncIterator]();
+    expect((await stream.next()).value).toMatchObject({ kind: 'open', fd: 3 });
+    await expect(stream.return!(undefined)).resolves.toEqual({ value: undefined, done: true });
+    await expect(stream.next()).resolves.toEqual({ value: undefined, done: true });
+    const kinds = (await collect(readFio(path, 'gen2.log'))).map((op) => op.kind);
+    expect(kinds).toEqual(['open', 'write', 'write', 'write', 'close']);
+  });
+});

@@ -159,22 +159,26 @@ describe('IntervalMap shiftFrom (collapse/insert range)', () => {
   });
 });
 
+/** The first leaf of the map's storage, to corrupt it in place. */
+function leafOf(map: IntervalMap<Run>): { ends: Float64Array } {
+  return (map as unknown as { leaves: { ends: Float64Array }[] }).leaves[0]!;
+}
+
 describe('IntervalMap checkValid', () => {
   test('passes on a well-formed map and detects overlapping intervals', () => {
     const map = new IntervalMap(traits);
     map.set(0, 10, { tag: 'a', base: 0 });
     map.set(20, 30, { tag: 'b', base: 0 });
     expect(() => map.checkValid()).not.toThrow();
-    // Corrupt the tree behind the map's back: [5, 25) overlaps both neighbours.
-    const tree = (map as unknown as { tree: { set(key: number, node: { end: number; value: Run }): void } }).tree;
-    tree.set(5, { end: 25, value: { tag: 'c', base: 0 } });
+    // Corrupt the leaf behind the map's back: [0, 25) overlaps its right neighbour.
+    leafOf(map).ends[0] = 25;
     expect(() => map.checkValid()).toThrow(/overlapping/);
   });
 
   test('detects an empty interval', () => {
     const map = new IntervalMap(traits);
-    const tree = (map as unknown as { tree: { set(key: number, node: { end: number; value: Run }): void } }).tree;
-    tree.set(5, { end: 5, value: { tag: 'c', base: 0 } });
+    map.set(5, 8, { tag: 'c', base: 0 });
+    leafOf(map).ends[0] = 5;
     expect(() => map.checkValid()).toThrow(/empty interval/);
   });
 });

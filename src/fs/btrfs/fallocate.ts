@@ -16,6 +16,7 @@ import type { Inode } from '../../vfs/inode.js';
 import type { FsHost } from '../types.js';
 import { ItemKind } from './extents.js';
 import { btrfsState, type BtrfsPolicy } from './policy.js';
+import { injectEnospc } from '../recovery.js';
 
 /** BTRFS_MAX_PREALLOC: one prealloc extent covers at most 256 MiB. */
 export const BTRFS_MAX_PREALLOC_BYTES = 256 * 1024 * 1024;
@@ -59,6 +60,7 @@ function preallocRange(policy: BtrfsPolicy, inode: Inode, start: number, end: nu
   let block = start;
   for (let guard = 0; block < end; guard++) {
     if (guard > 1_000_000) throw new Error('btrfs prealloc: no progress');
+    injectEnospc(policy.ctx, 'btrfs fallocate allocation');
     const made = policy.allocateExtent(inode, block, Math.min(end - block, maxBlocks), ItemKind.Prealloc, hint);
     hint = made.start + made.count;
     block += made.count;

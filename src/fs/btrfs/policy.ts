@@ -35,6 +35,7 @@ import { btrfsFallocate } from './fallocate.js';
 import { btrfsGeometry, type BtrfsGeometry } from './geometry.js';
 import { dirtyRunEnd, isBlockDirty, itemIomap, nextDirtyBlock, readMapping, reportMapping } from './report.js';
 import { BtrfsTransaction } from './transaction.js';
+import { injectEnospc, takeWritebackError } from '../recovery.js';
 
 /** BTRFS_MAX_EXTENT_SIZE: delalloc ranges are cut here. */
 export const BTRFS_MAX_EXTENT_BYTES = 128 * 1024 * 1024;
@@ -82,7 +83,10 @@ export class BtrfsPolicy implements FsPolicy {
   private readonly inodes = new Map<number, Inode>();
   private nextIno = BTRFS_FIRST_FREE_INO;
 
-  readonly bufferedOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => this.bufferedBegin(inode, pos, length, flags) };
+  readonly bufferedOps: IomapOps = {
+    iomapBegin: (inode, pos, length, flags) => this.bufferedBegin(inode, pos, length, flags),
+    iomapEnd: (inode, pos, length, written, flags, iomap) => this.bufferedEnd(inode, pos, length, written, flags, iomap),
+  };
   readonly readOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => ({ iomap: this.readBegin(inode, pos, length, flags) }) };
   readonly directOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => this.directBegin(inode, pos, length, flags) };
   readonly writeback: WritebackOps = {
@@ -198,6 +202,11 @@ export class BtrfsPolicy implements FsPolicy {
       if (item) return { iomap: itemIomap(item, blockSize, block, Math.max(stop, block + 1)) };
       return { iomap: makeHole(block * blockSize, Math.max(stop - block, 1) * blockSize) };
     }
+    if ((flags & IomapOp.Zero) === 0 && this.ctx.faults?.allocationFails('btrfs data space reservation')) {
+      // btrfs_check_data_free_space failed: a PREALLOC or NODATACOW range may still be written in place (btrfs_check_nocow_lock).
+      if (!this.canNocow(inode, item)) throw new ErrnoError(Errno.ENOSPC, 'btrfs data space reservation (injected)');
+      this.ctx.recovery?.path('nocow-fallback');
+    }
     if (item) {
       const end = Math.min(item.end, endBlock);
       const srcmap = itemIomap(item, blockSize);
@@ -207,6 +216,25 @@ export class BtrfsPolicy implements FsPolicy {
     const end = Math.min(endBlock, next ? next.start : endBlock);
     this.reserveDelalloc(inode, block, end);
     return { iomap: this.delallocMap(block, end, IomapFlag.New) };
+  }
+
+  /**
+   * After a short buffered write, the data space reserved for the part not
+   * copied goes back at once (btrfs_delalloc_release_space for the unused
+   * bytes; seed 002's release in iomap_end). Blocks with dirty data keep theirs.
+   */
+  private bufferedEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): void {
+    if (written >= length || iomap.type !== IomapType.Delalloc || (flags & IomapOp.Zero) !== 0) return;
+    const blockSize = this.ctx.blockSize;
+    const startBlock = written === 0 ? Math.floor(pos / blockSize) : Math.ceil((pos + written) / blockSize);
+    const endBlock = Math.ceil((pos + length) / blockSize);
+    let released = 0;
+    let kept = 0;
+    for (let block = startBlock; block < endBlock; block++) {
+      if (isBlockDirty(inode, block, blockSize) && block * blockSize < inode.size) kept++;
+      else released++;
+    }
+    if (released + kept > 0) this.ctx.recovery?.path('reservation-release', { punched: released * blockSize, kept: kept * blockSize });
   }
 
   private delallocMap(start: number, end: number, flags: number): Iomap {
@@ -314,6 +342,18 @@ export class BtrfsPolicy implements FsPolicy {
   /** Ordered-extent completion: items are in place already; the on-disk size follows. */
   private ioendCompletion(inode: Inode, ioend: Ioend): void {
     const state = btrfsState(inode);
+    if (ioend.error) {
+      // btrfs_finish_one_ordered with an error: the new file extent is not kept. (The kernel inserts the item only at
+      // completion, so the old extent stays; iomapsim inserted it at allocation and drops the range: it reads as a hole.)
+      const blockSize = this.ctx.blockSize;
+      const start = Math.floor(ioend.offset / blockSize);
+      const end = Math.ceil((ioend.offset + ioend.length) / blockSize);
+      this.dropRange(inode, start, end);
+      inode.diskContent.zero(start * blockSize, (end - start) * blockSize);
+      inode.content.zero(start * blockSize, (end - start) * blockSize);
+      state.continuation = undefined;
+      return;
+    }
     let end = Math.min(ioend.offset + ioend.length, inode.size);
     const pending = state.pendingDiskSize;
     const pendingStart = pending ? pending.block * this.ctx.blockSize : 0;
@@ -354,6 +394,7 @@ export class BtrfsPolicy implements FsPolicy {
       return { iomap: itemIomap(state.items.find(block)!, blockSize, block, end) };
     }
     if (item?.value.kind === ItemKind.Inline) throw new ErrnoError(Errno.ENOTBLK, 'btrfs direct write over inline data');
+    injectEnospc(this.ctx, 'btrfs direct write allocation');
     const made = this.allocateExtent(inode, block, endBlock - block, ItemKind.Regular, this.allocationHint(inode, block));
     this.transaction.dataWritten(inode.ino, made.count, blockSize, false);
     return { iomap: { ...itemIomap(state.items.find(block)!, blockSize, block, block + made.count), flags: IomapFlag.New } };
@@ -380,7 +421,10 @@ export class BtrfsPolicy implements FsPolicy {
         if (result.done === 0 && errno !== 0) throw new ErrnoError(errno, 'btrfs direct write');
         return { direct: result.done, buffered: 0, errno };
       }
+      const content = contentOf(source);
+      if (content) inode.content.write(pos, result.done, content);
       const rest = this.bufferedFallback(host, inode, pos + result.done, length - result.done, source);
+      this.ctx.recovery?.path('dio-buffered-fallback', { retried: rest });
       return { direct: result.done, buffered: rest, errno: 0 };
     }
     return { direct: 0, buffered: this.bufferedFallback(host, inode, pos, length, source), errno: 0 };
@@ -394,6 +438,7 @@ export class BtrfsPolicy implements FsPolicy {
     if (content && written > 0) inode.content.write(pos, written, content);
     this.flushAndInvalidate(host, inode, pos, pos + written);
     this.ctx.stats.dioFallbackBytes += written;
+    takeWritebackError(inode, 'btrfs direct write: the buffered write failed to write back');
     return written;
   }
 

@@ -12,14 +12,15 @@ import { ExtentState, type Extent } from '../../extent/extentmap.js';
 import type { BlockRun } from '../../image/types.js';
 import { iomapDioWrite } from '../../iomap/direct.js';
 import type { DioCompletion, IomapOps, Ioend, WritebackOps } from '../../iomap/ops.js';
-import type { WriteSource } from '../../iomap/source.js';
-import { IomapFlag, IomapOp, type Iomap, type IomapPair } from '../../iomap/types.js';
+import { contentOf, type WriteSource } from '../../iomap/source.js';
+import { IomapFlag, IomapOp, IomapType, type Iomap, type IomapPair } from '../../iomap/types.js';
 import type { FallocMode } from '../../trace/types.js';
 import { assert } from '../../util/assert.js';
 import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
 import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
+import { injectEnospc, releaseShortWriteDelalloc, takeWritebackError, withEnospcRetry } from '../recovery.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
@@ -29,6 +30,8 @@ export const EXT4_MAX_WRITTEN_BLOCKS = 32768;
 export const EXT4_MAX_UNWRITTEN_BLOCKS = 32767;
 /** DIO_MAX_BLOCKS: ext4_iomap_alloc maps at most this many blocks per call. */
 const EXT4_DIO_MAX_BLOCKS = 4096;
+/** ext4_should_retry_alloc: retries of an allocation that met ENOSPC while free clusters remain. */
+const EXT4_ENOSPC_RETRIES = 3;
 /** MAX_WRITEPAGES_EXTENT_LEN: writeback maps at most this many blocks at once. */
 const EXT4_WRITEBACK_MAX_BLOCKS = 2048;
 /** EXT4_FIRST_INO: inodes 1-10 are reserved, 11 is lost+found. */
@@ -91,7 +94,10 @@ export class Ext4Policy implements FsPolicy {
   /** Inodes changed in the running transaction; true when the change is one fdatasync must commit (not only timestamps). */
   private readonly txInodes = new Map<number, boolean>();
 
-  readonly bufferedOps: IomapOps = { iomapBegin: (inode, pos, length, flags) => this.bufferedBegin(inode, pos, length, flags) };
+  readonly bufferedOps: IomapOps = {
+    iomapBegin: (inode, pos, length, flags) => withEnospcRetry(this.ctx, EXT4_ENOSPC_RETRIES, () => this.availableBlocks() > 0, () => this.bufferedBegin(inode, pos, length, flags)),
+    iomapEnd: (inode, pos, length, written, flags, iomap) => this.bufferedEnd(inode, pos, length, written, flags, iomap),
+  };
   readonly readOps: IomapOps = { iomapBegin: (inode, pos, length) => ({ iomap: this.reportMapping(inode, pos, length) }) };
   readonly directOps: IomapOps = {
     iomapBegin: (inode, pos, length, flags) => this.directBegin(inode, pos, length, flags),
@@ -209,11 +215,25 @@ export class Ext4Policy implements FsPolicy {
     const found = inode.data.lookup(block);
     if (found.extent) return { iomap: this.toIomap(found.extent) };
     if ((flags & IomapOp.Zero) !== 0) return { iomap: this.reportMapping(inode, pos, length) };
+    injectEnospc(this.ctx, 'ext4 delalloc reservation');
     // ext4_da_reserve_space works block by block: reserve what fits, so the write comes back short, not failed.
     const count = Math.min(Math.min(endBlock, found.holeEndBlock) - block, Math.max(0, this.availableBlocks()));
     this.reserveDelalloc(Math.max(count, 1));
     inode.data.insert(block, count, -1, ExtentState.Delalloc);
     return { iomap: this.toIomap({ startBlock: block, blockCount: count, physBlock: -1, state: ExtentState.Delalloc }, IomapFlag.New) };
+  }
+
+  /**
+   * After a short buffered write: the delalloc reserved for blocks that got no
+   * dirty data goes back (ext4 releases a reservation with the folio that
+   * never became dirty; past EOF the failed write is truncated).
+   */
+  private bufferedEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): void {
+    if (iomap.type !== IomapType.Delalloc || (iomap.flags & IomapFlag.New) === 0 || (flags & IomapOp.Zero) !== 0) return;
+    releaseShortWriteDelalloc(this.ctx, inode, pos, length, written, 'reservation-release', (block) => {
+      inode.data.remove(block, 1);
+      this.releaseDelalloc(1);
+    });
   }
 
   /** ext4_da_reserve_space: fail with ENOSPC when the free space cannot back the reservation. */
@@ -375,6 +395,8 @@ export class Ext4Policy implements FsPolicy {
 
   /** ext4_end_io_rsv_work: convert the written range of unwritten extents; advance i_disksize. */
   private ioendCompletion(inode: Inode, ioend: Ioend): void {
+    // ext4_finish_bio / ext4_end_io_end with an error: nothing is converted, i_disksize stays.
+    if (ioend.error) return;
     if (ioend.unwritten) this.convertUnwritten(inode, ioend.offset, ioend.length);
     const end = Math.min(ioend.offset + ioend.length, inode.size);
     if (end > inode.diskSize) {
@@ -407,7 +429,11 @@ export class Ext4Policy implements FsPolicy {
     const holeCount = Math.min(count, found.holeEndBlock - block);
     // CREATE at or past EOF gives written blocks; IO_CREATE_EXT inside EOF gives unwritten ones.
     const state = block >= Math.ceil(inode.size / blockSize) ? ExtentState.Written : ExtentState.Unwritten;
-    const made = this.allocateBlocks(inode, block, holeCount, state, false);
+    // ext4_iomap_alloc: ENOSPC is retried while ext4_should_retry_alloc allows.
+    const made = withEnospcRetry(this.ctx, EXT4_ENOSPC_RETRIES, () => this.availableBlocks() > 0, () => {
+      injectEnospc(this.ctx, 'ext4 direct write allocation');
+      return this.allocateBlocks(inode, block, holeCount, state, false);
+    });
     return { iomap: this.toIomap(made, IomapFlag.New | dirty) };
   }
 
@@ -416,22 +442,52 @@ export class Ext4Policy implements FsPolicy {
     if (completion.unwritten) this.convertUnwritten(inode, completion.pos, completion.size);
   }
 
-  /** ext4_dio_write_iter: direct I/O, then the rest buffered + written back + invalidated. */
+  /**
+   * ext4_dio_write_iter: direct I/O, then the rest buffered + written back +
+   * invalidated (seed 001). A direct write that extended the file and came
+   * back short or failed has the blocks it allocated past the new EOF
+   * truncated first (ext4_handle_inode_extension: ext4_truncate_failed_write).
+   */
   directWrite(host: FsHost, inode: Inode, pos: number, length: number, source: WriteSource): DirectWriteResult {
     const dioHost = { flushAndInvalidate: (target: Inode, start: number, end: number) => this.flushAndInvalidate(host, target, start, end) };
     const sizeBefore = inode.size;
     const result = iomapDioWrite(this.ctx, dioHost, inode, pos, length, source, this.directOps, this.dio);
     if (inode.size !== sizeBefore) this.journalInode(inode.ino, true);
+    if (result.done < length && pos + length > sizeBefore) this.truncateFailedWrite(inode);
     const errno = result.errno === Errno.ENOTBLK ? 0 : result.errno;
     if (errno !== 0 || result.done === length) {
       if (result.done === 0 && errno !== 0) throw new ErrnoError(errno, 'ext4 direct write');
       return { direct: result.done, buffered: 0, errno };
     }
     const restPos = pos + result.done;
+    // The VFS records what the write put in the file after write_iter returns; the fallback's read-modify-write
+    // and the flush below need the direct part and the buffered part now.
+    const content = contentOf(source);
+    if (content) inode.content.write(pos, result.done, content);
     const buffered = host.bufferedWrite(inode, restPos, length - result.done, source);
+    if (content && buffered > 0) inode.content.write(restPos, buffered, content);
     this.flushAndInvalidate(host, inode, restPos, restPos + buffered);
     this.ctx.stats.dioFallbackBytes += buffered;
+    takeWritebackError(inode, 'ext4 direct write: the buffered remainder failed to write back');
+    this.ctx.recovery?.path('dio-buffered-fallback', { retried: buffered });
     return { direct: result.done, buffered, errno: 0 };
+  }
+
+  /** ext4_truncate_failed_write: blocks past EOF that a failed extending write allocated go. */
+  private truncateFailedWrite(inode: Inode): void {
+    const firstBlock = Math.ceil(inode.size / this.ctx.blockSize);
+    const beyond = inode.data.extentsIn(firstBlock, Number.MAX_SAFE_INTEGER).filter((extent) => extent.state !== ExtentState.Delalloc);
+    if (beyond.length === 0) return;
+    let blocks = 0;
+    for (const extent of beyond) {
+      const start = Math.max(extent.startBlock, firstBlock);
+      const count = extent.startBlock + extent.blockCount - start;
+      blocks += count;
+      this.freeExtents(inode.data.remove(start, count));
+    }
+    this.updateExtentTree(inode);
+    this.journalInode(inode.ino, true);
+    this.ctx.recovery?.path('eof-trim', { punched: blocks * this.ctx.blockSize });
   }
 
   flushAndInvalidate(host: FsHost, inode: Inode, start: number, end: number): void {
@@ -442,7 +498,11 @@ export class Ext4Policy implements FsPolicy {
   // ---- size, fallocate, lifetime -----------------------------------------
 
   fallocate(host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
-    ext4Fallocate(this, host, inode, mode, pos, length, keepSize);
+    // ext4_alloc_file_blocks: ENOSPC is retried while ext4_should_retry_alloc allows.
+    withEnospcRetry(this.ctx, EXT4_ENOSPC_RETRIES, () => this.availableBlocks() > 0, () => {
+      if (mode === 'allocate' || mode === 'zero') injectEnospc(this.ctx, 'ext4 fallocate allocation');
+      ext4Fallocate(this, host, inode, mode, pos, length, keepSize);
+    });
     this.journalInode(inode.ino, true);
   }
 

@@ -14,6 +14,7 @@ import type { Inode } from '../../vfs/inode.js';
 import type { DirectWriteResult, FsHost } from '../types.js';
 import { XFS_MAX_MAPPING_BYTES, xfsState, type XfsPolicy } from './policy.js';
 import { allocateCowForDirect } from './reflink.js';
+import { injectEnospc } from '../recovery.js';
 
 /** xfs_direct_write_iomap_begin (reads: the data fork as it is). */
 export function xfsDirectBegin(policy: XfsPolicy, inode: Inode, pos: number, length: number, flags: number): IomapPair {
@@ -42,6 +43,8 @@ export function xfsDirectBegin(policy: XfsPolicy, inode: Inode, pos: number, len
   // xfs_iomap_write_direct: unwritten blocks for the hole, at most 1024 pages.
   let allocEnd = Math.min(endBlock, Math.ceil((pos + Math.min(length, XFS_MAX_MAPPING_BYTES)) / blockSize));
   allocEnd = Math.min(allocEnd, found.holeEndBlock);
+  // xfs_iomap_write_direct: the transaction's block reservation (an injected ENOSPC fails it).
+  injectEnospc(policy.ctx, 'xfs direct write allocation');
   const made = policy.allocateExtent(inode, inode.data, block, Math.max(1, allocEnd - block), ExtentState.Unwritten, false);
   return { iomap: policy.toIomap(made, IomapFlag.New | dirty) };
 }
@@ -52,7 +55,9 @@ export function xfsDirectWrite(policy: XfsPolicy, host: FsHost, inode: Inode, po
   const blockAligned = pos % blockSize === 0 && length % blockSize === 0;
   if (!blockAligned && xfsState(inode).reflink && pos % 512 === 0 && length % 512 === 0) {
     // Unaligned direct writes to a reflink inode bounce to the page cache (xfs_file_dio_write_unaligned: -ENOTBLK).
-    return bufferedFallback(policy, host, inode, pos, length, source);
+    const bounced = bufferedFallback(policy, host, inode, pos, length, source);
+    policy.ctx.recovery?.path('cow-bounce', { retried: bounced.buffered });
+    return bounced;
   }
   if (pos > inode.size && pos % 512 === 0 && length % 512 === 0) host.zeroRange(inode, inode.size, pos - inode.size);
   const dioHost = {
@@ -64,6 +69,8 @@ export function xfsDirectWrite(policy: XfsPolicy, host: FsHost, inode: Inode, po
   const result = iomapDioWrite(policy.ctx, dioHost, inode, pos, length, source, policy.directOps, policy.dio);
   if (result.errno === Errno.ENOTBLK && result.done === 0) return bufferedFallback(policy, host, inode, pos, length, source);
   if (result.done === 0 && result.errno !== 0) throw new ErrnoError(result.errno, 'xfs direct write');
+  // A partial direct write is a short write: XFS does not finish the rest through the page cache.
+  if (result.done < length) policy.ctx.recovery?.path('short-return');
   return { direct: result.done, buffered: 0, errno: result.done === length ? 0 : result.errno };
 }
 

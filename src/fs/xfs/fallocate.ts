@@ -15,6 +15,7 @@ import type { Inode } from '../../vfs/inode.js';
 import type { FsHost } from '../types.js';
 import { XFS_LOOP_MAX, xfsState, type XfsPolicy } from './policy.js';
 import { cancelCowRange } from './reflink.js';
+import { injectEnospc } from '../recovery.js';
 
 /** Dispatches one fallocate mode. Throws ErrnoError (EINVAL, EFBIG, ENOSPC). */
 export function xfsFallocate(policy: XfsPolicy, host: FsHost, inode: Inode, mode: FallocMode, pos: number, length: number, keepSize: boolean): void {
@@ -80,6 +81,7 @@ function allocFileSpace(policy: XfsPolicy, inode: Inode, pos: number, length: nu
       block = extent.startBlock + extent.blockCount;
       continue;
     }
+    injectEnospc(policy.ctx, 'xfs fallocate allocation');
     const made = policy.allocateExtent(inode, inode.data, block, Math.min(end, found.holeEndBlock) - block, ExtentState.Unwritten, false);
     block += made.blockCount;
   }

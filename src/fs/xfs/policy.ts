@@ -20,6 +20,7 @@ import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
 import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
+import { injectEnospc, isEnospc, releaseShortWriteDelalloc } from '../recovery.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { BusyExtents, XfsAllocator } from './alloc.js';
 import { xfsDirectBegin, xfsDirectWrite } from './dio.js';
@@ -362,12 +363,15 @@ export class XfsPolicy implements FsPolicy {
     if (eof && pos + count > inode.size) prealloc = this.preallocBlocks(inode, pos, count, block, endBlock);
     let reserveBlocks = Math.min(endBlock - block + prealloc, XFS_MAX_EXTENT_BLOCKS);
     try {
+      injectEnospc(this.ctx, 'xfs delalloc reservation');
       this.reserveDelalloc(reserveBlocks);
     } catch (error) {
-      if (!(error instanceof ErrnoError) || error.errno !== Errno.ENOSPC) throw error;
+      if (!isEnospc(error)) throw error;
       // Retry without preallocation, then once more after trimming every inode's post-EOF space.
+      this.ctx.recovery?.path('enospc-retry');
       reserveBlocks = Math.min(endBlock - block, XFS_MAX_EXTENT_BLOCKS);
       if (reserveBlocks > this.availableBlocks()) this.blockgcFreeSpace(inode);
+      injectEnospc(this.ctx, 'xfs delalloc reservation (retry after trimming post-EOF space)');
       this.reserveDelalloc(reserveBlocks);
     }
     inode.data.insert(block, reserveBlocks, -1, ExtentState.Delalloc);
@@ -415,15 +419,7 @@ export class XfsPolicy implements FsPolicy {
    */
   private bufferedEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): void {
     if (iomap.type !== IomapType.Delalloc || (iomap.flags & IomapFlag.New) === 0 || (flags & IomapOp.Zero) !== 0) return;
-    const blockSize = this.ctx.blockSize;
-    const startBlock = written === 0 ? Math.floor(pos / blockSize) : Math.ceil((pos + written) / blockSize);
-    const endBlock = Math.ceil((pos + length) / blockSize);
-    const blocksPerPage = PAGE_SIZE / blockSize;
-    for (let block = startBlock; block < endBlock; block++) {
-      const page = inode.pages.get(Math.floor(block / blocksPerPage));
-      const dirty = page !== undefined && (page.dirty & (1 << (block % blocksPerPage))) !== 0;
-      if (!dirty || block * blockSize >= inode.size) this.punchDelalloc(inode, inode.data, block, block + 1);
-    }
+    releaseShortWriteDelalloc(this.ctx, inode, pos, length, written, 'delalloc-punch', (block) => this.punchDelalloc(inode, inode.data, block, block + 1));
   }
 
   // ---- writeback --------------------------------------------------------
@@ -458,6 +454,12 @@ export class XfsPolicy implements FsPolicy {
 
   /** xfs_end_ioend: CoW remap or unwritten conversion, then the on-disk size. */
   private ioendCompletion(inode: Inode, ioend: Ioend): void {
+    if (ioend.error) {
+      // xfs_end_ioend with an error: CoW staging blocks are cancelled, unwritten extents stay unwritten, no size update.
+      const blockSize = this.ctx.blockSize;
+      if (ioend.shared) cancelCowRange(this, inode, Math.floor(ioend.offset / blockSize), Math.ceil((ioend.offset + ioend.length) / blockSize));
+      return;
+    }
     if (ioend.shared) endCow(this, inode, ioend.offset, ioend.length);
     else if (ioend.unwritten) this.convertUnwritten(inode, ioend.offset, ioend.length);
     const end = Math.min(ioend.offset + ioend.length, inode.size);

@@ -1,0 +1,131 @@
+/**
+ * IntervalMap against the sorted-btree implementation it replaced
+ * (intervalmap-reference.ts): long seeded runs of random sets, removals,
+ * hole inserts, merges and shifts over thousands of intervals (many leaves,
+ * so leaf splits and joins happen), comparing every answer and the whole
+ * content after each step.
+ */
+import { IntervalMap, type IntervalEntry, type IntervalTraits } from '../../src/util/intervalmap.js';
+import { Prng } from '../../src/util/prng.js';
+import { ReferenceIntervalMap } from './intervalmap-reference.js';
+
+interface Run {
+  tag: number;
+  base: number;
+}
+
+const MAX_MERGED = 40;
+
+const traits: IntervalTraits<Run> = {
+  sliceValue: (value, start, cutAt) => ({ tag: value.tag, base: value.base + (cutAt - start) }),
+  canMerge: (left, leftStart, leftEnd, right, rightEnd) =>
+    left.tag === right.tag && left.base + (leftEnd - leftStart) === right.base && rightEnd - leftStart <= MAX_MERGED,
+  classOf: (value) => value.tag,
+  classCount: 3,
+};
+
+type Row = [number, number, number, number];
+
+function rows(entries: Iterable<IntervalEntry<Run>> | undefined): Row[] {
+  return [...(entries ?? [])].map((entry) => [entry.start, entry.end, entry.value.tag, entry.value.base]);
+}
+
+function row(entry: IntervalEntry<Run> | undefined): Row | undefined {
+  return entry === undefined ? undefined : rows([entry])[0];
+}
+
+/** One random operation applied to both maps; returns what each answered. */
+function step(random: Prng, span: number, map: IntervalMap<Run>, reference: ReferenceIntervalMap<Run>): [unknown, unknown] {
+  const start = random.nextInt(span);
+  const length = 1 + random.nextInt(random.nextInt(4) === 0 ? 200 : 12);
+  const value = (): Run => ({ tag: random.nextInt(3), base: start + random.nextInt(2) * 1000 });
+  switch (random.nextInt(12)) {
+    case 0:
+    case 1:
+    case 2: {
+      const v = value();
+      return [rows(map.set(start, start + length, v)), rows(reference.set(start, start + length, v))];
+    }
+    case 3: {
+      const v = value();
+      map.assign(start, start + length, v);
+      reference.set(start, start + length, v);
+      return [0, 0];
+    }
+    case 4:
+      return [rows(map.remove(start, start + length)), rows(reference.remove(start, start + length))];
+    case 5: {
+      const v = value();
+      return [map.insertIntoHole(start, start + length, v), reference.insertIntoHole(start, start + length, v)];
+    }
+    case 6:
+      map.mergeAt(start);
+      reference.mergeAt(start);
+      return [0, 0];
+    case 7: {
+      // Collapse: clear [start, start+length) first, as the policies do, then close the gap.
+      map.erase(start, start + length);
+      reference.remove(start, start + length);
+      map.shiftFrom(start + length, -length);
+      reference.shiftFrom(start + length, -length);
+      return [0, 0];
+    }
+    case 8:
+      map.shiftFrom(start, length);
+      reference.shiftFrom(start, length);
+      return [0, 0];
+    case 9:
+      return [rows(map.collect(start, start + length)), rows(reference.collect(start, start + length))];
+    case 10: {
+      const seen: Row[] = [];
+      const seenReference: Row[] = [];
+      map.forEachOverlap(start, start + length, (entry) => seen.push(row(entry)!));
+      reference.forEachOverlap(start, start + length, (entry) => seenReference.push(row(entry)!));
+      return [seen, seenReference];
+    }
+    default:
+      return [
+        [row(map.find(start)), row(map.findFrom(start)), row(map.findBefore(start))],
+        [row(reference.find(start)), row(reference.findFrom(start)), row(reference.findBefore(start))],
+      ];
+  }
+}
+
+function compareRun(seed: number, steps: number, span: number): void {
+  const random = new Prng(seed);
+  const map = new IntervalMap(traits);
+  const reference = new ReferenceIntervalMap(traits);
+  for (let index = 0; index < steps; index++) {
+    const [got, expected] = step(random, span, map, reference);
+    expect({ index, answer: got }).toEqual({ index, answer: expected });
+    if (index % 97 === 0 || index === steps - 1) {
+      map.checkValid();
+      expect(rows(map.entries())).toEqual(rows(reference.entries()));
+      expect(map.size).toBe(reference.size);
+      for (let tag = 0; tag < 3; tag++) expect(map.countOfClass(tag)).toBe(reference.countOfClass(tag));
+    }
+  }
+}
+
+describe('IntervalMap matches the sorted-btree reference', () => {
+  test.each([1, 2, 3])('seed %i over a wide key space (thousands of intervals, many leaves)', (seed) => {
+    compareRun(seed, 6000, 20000);
+  });
+
+  test.each([11, 12])('seed %i over a narrow key space (heavy splitting and merging)', (seed) => {
+    compareRun(seed, 6000, 600);
+  });
+
+  test('removing everything of a large map in one call empties it', () => {
+    const map = new IntervalMap(traits);
+    for (let start = 0; start < 5000; start += 2) map.set(start, start + 1, { tag: start % 3, base: start * 7 });
+    expect(map.size).toBe(2500);
+    const removed = map.remove(1, 4999);
+    expect(removed.length).toBe(2499);
+    expect(rows(map.entries())).toEqual([[0, 1, 0, 0]]);
+    map.checkValid();
+    map.clear();
+    expect(map.size).toBe(0);
+    expect(map.findFrom(0)).toBeUndefined();
+  });
+});

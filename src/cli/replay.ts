@@ -411,7 +411,9 @@ async function settleExitCode(result: ReplayResult, expected: Expectation | unde
  */
 export function reportDeviceFull(result: ReplayResult, plan: ReplayPlan, context: CliContext): number {
   const tracedEnospc = new Set(result.tracedFailures.filter((failure) => failure.tracedErrno === 'ENOSPC').map((failure) => failure.at));
-  const full = result.errors.filter((error) => error.errno === 'ENOSPC' && !tracedEnospc.has(error.at));
+  // An ENOSPC that an enospc fault injected is the plan's doing, not a full device.
+  const injected = new Set((result.recovery?.events ?? []).filter((event) => event.errno === 'ENOSPC' && event.fault !== 'device-full').map((event) => event.at));
+  const full = result.errors.filter((error) => error.errno === 'ENOSPC' && !tracedEnospc.has(error.at) && !injected.has(error.at));
   if (full.length === 0) return ExitCode.ok;
   const size = formatBytes(plan.options.deviceSize);
   const bigger = plan.options.deviceSize * 4;

@@ -237,6 +237,8 @@ export class Vfs implements FsHost {
   }
 
   private recordContent(inode: Inode, pos: number, length: number, source: WriteSource): void {
+    // Dataless runs keep no content (the maps are disabled): no record to make.
+    if (this.ctx.dataless) return;
     const content = contentOf(source);
     if (content) inode.content.write(pos, length, content);
   }

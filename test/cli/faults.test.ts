@@ -133,3 +133,26 @@ describe('the reproducing command and the printed result', () => {
     expect(parsed.crashed).toEqual(extra.crashed);
   });
 });
+
+describe('an injected ENOSPC is not a full device', () => {
+  const error = { at: 't.xio:3', op: 'write', errno: 'ENOSPC', message: 'buffered write: No space left on device' };
+  function enospcEvent(fault: string) {
+    return shortCopyEvent({ at: 't.xio:3', fault, errno: 'ENOSPC', paths: ['none'] });
+  }
+
+  test('an ENOSPC the plan injected exits 0', async () => {
+    const { code, stderr } = await run(['replay', 't.xio', '--no-image', '--fault', 'enospc@op=2'], (engine) =>
+      answerWith(engine, { errors: [error], recovery: recoveryReport([enospcEvent('enospc@op=2')], ['enospc@op=2']) }),
+    );
+    expect(stderr).not.toMatch(/filled up/);
+    expect(code).toBe(0);
+  });
+
+  test('a real ENOSPC under a fault plan still reports the full device', async () => {
+    const { code, stderr } = await run(['replay', 't.xio', '--no-image', '--fault-rate', '0'], (engine) =>
+      answerWith(engine, { errors: [error], recovery: recoveryReport([enospcEvent('device-full')], []) }),
+    );
+    expect(stderr).toMatch(/filled up/);
+    expect(code).not.toBe(0);
+  });
+});

@@ -44,6 +44,8 @@ const EXT4_EXTENT_ENTRY_BYTES = 12;
 /** On-disk inode size (mke2fs default) and group descriptor size (64bit feature). */
 const EXT4_INODE_BYTES = 256;
 const EXT4_GROUP_DESC_BYTES = 64;
+/** How many extents the goal and neighbour searches look at on either side. */
+const NEIGHBOUR_STEPS_MAX = 64;
 
 /** Blocks an extent tree of `extents` leaf entries needs beyond the inode's own 4 slots. */
 export function extentTreeBlocks(extents: number, blockSize: number): number {
@@ -93,6 +95,11 @@ export class Ext4Policy implements FsPolicy {
   private readonly txBlocks = new Set<string>();
   /** Inodes changed in the running transaction; true when the change is one fdatasync must commit (not only timestamps). */
   private readonly txInodes = new Map<number, boolean>();
+  /** Journal keys of block bitmaps and group descriptors by group, made once (allocation journals them every time). */
+  private readonly bitmapKeys: string[] = [];
+  private readonly descriptorKeys: string[] = [];
+  /** Journal key of each extent-tree leaf block, made once. */
+  private readonly extentKeys = new Map<number, string>();
 
   readonly bufferedOps: IomapOps = {
     iomapBegin: (inode, pos, length, flags) => withEnospcRetry(this.ctx, EXT4_ENOSPC_RETRIES, () => this.availableBlocks() > 0, () => this.bufferedBegin(inode, pos, length, flags)),
@@ -161,7 +168,11 @@ export class Ext4Policy implements FsPolicy {
   private journalBitmaps(physBlock: number, blockCount: number): void {
     const first = this.mballoc.groupOf(physBlock);
     const last = this.mballoc.groupOf(physBlock + blockCount - 1);
-    for (let group = first; group <= last; group++) this.txBlocks.add(`block-bitmap:${group}`).add(`group-desc:${this.descriptorBlockOf(group)}`);
+    for (let group = first; group <= last; group++) {
+      const bitmapKey = (this.bitmapKeys[group] ??= `block-bitmap:${group}`);
+      const descriptorKey = (this.descriptorKeys[group] ??= `group-desc:${this.descriptorBlockOf(group)}`);
+      this.txBlocks.add(bitmapKey).add(descriptorKey);
+    }
   }
 
   /** Distinct inode-table blocks of the inodes in the running transaction. */
@@ -259,13 +270,9 @@ export class Ext4Policy implements FsPolicy {
 
   /** ext4_ext_find_goal: where the nearest allocated extent would continue; else the inode's goal group. */
   private goalFor(inode: Inode, block: number): number {
-    let probe = block + 1;
-    for (let steps = 0; steps < 64; steps++) {
-      const left = inode.data.extentBefore(probe);
-      if (!left) break;
-      if (left.state !== ExtentState.Delalloc) return left.physBlock + (block - left.startBlock);
-      probe = left.startBlock;
-    }
+    // The nearest allocated extent at or left of block, within 64 extents (delalloc ones skipped).
+    const left = inode.data.allocatedBefore(block + 1, NEIGHBOUR_STEPS_MAX);
+    if (left) return left.physBlock + (block - left.startBlock);
     return this.inodeGoal(inode);
   }
 
@@ -278,27 +285,10 @@ export class Ext4Policy implements FsPolicy {
 
   /** Allocated (non-delalloc) neighbours around `block` for normalisation and merge goals. */
   private neighbours(inode: Inode, block: number): { left?: Extent; right?: Extent } {
-    let left: Extent | undefined;
-    let probe = block;
-    for (let steps = 0; steps < 64; steps++) {
-      const candidate = inode.data.extentBefore(probe);
-      if (!candidate || candidate.state !== ExtentState.Delalloc) {
-        left = candidate;
-        break;
-      }
-      probe = candidate.startBlock;
-    }
-    let right: Extent | undefined;
-    let cursor = block + 1;
-    for (let steps = 0; steps < 64; steps++) {
-      const next = inode.data.lookup(cursor);
-      const candidate = next.extent ?? (Number.isFinite(next.holeEndBlock) ? inode.data.lookup(next.holeEndBlock).extent : undefined);
-      if (!candidate || candidate.state !== ExtentState.Delalloc) {
-        right = candidate && candidate.startBlock > block ? candidate : undefined;
-        break;
-      }
-      cursor = candidate.startBlock + candidate.blockCount;
-    }
+    // Each side looks at most 64 extents away, skipping delalloc ones.
+    const left = inode.data.allocatedBefore(block, NEIGHBOUR_STEPS_MAX);
+    const candidate = inode.data.allocatedFrom(block + 1, NEIGHBOUR_STEPS_MAX);
+    const right = candidate && candidate.startBlock > block ? candidate : undefined;
     return { left, right };
   }
 
@@ -593,7 +583,12 @@ export class Ext4Policy implements FsPolicy {
     }
     // Journal: the inode, and the leaf an extent change lands in (the last one, where appends go).
     this.journalInode(inode.ino, true);
-    if (state.treeBlocks.length > 0) this.txBlocks.add(`extent:${state.treeBlocks[state.treeBlocks.length - 1]}`);
+    if (state.treeBlocks.length > 0) {
+      const leaf = state.treeBlocks[state.treeBlocks.length - 1]!;
+      let key = this.extentKeys.get(leaf);
+      if (key === undefined) this.extentKeys.set(leaf, (key = `extent:${leaf}`));
+      this.txBlocks.add(key);
+    }
   }
 
   /** Extent-tree blocks of every inode, as runs (fs metadata for the image). */

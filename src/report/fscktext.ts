@@ -20,6 +20,11 @@ export function renderFsck(report: FsckReport, style: TextStyle = plainStyle): s
   if (s !== undefined) {
     text += `  checked: policy ${s.policy}, generation ${s.generation} (${s.opsApplied} trace ops), ${s.files} files, ${s.dirs} dirs, ${s.extents} extents\n`;
     text += `  blocks: ${s.blocksUsed} used, ${s.blocksShared} shared, ${s.blocksReserved} reserved, ${s.blocksFree} free\n`;
+    const undo = s.undoLog;
+    if (undo !== undefined && undo.records > 0) {
+      const torn = undo.tornTail ? ' (a torn last record ignored)' : '';
+      text += `  undo log: ${undo.blocks} block${undo.blocks === 1 ? '' : 's'} of generation ${undo.generation} restored from ${undo.records} record${undo.records === 1 ? '' : 's'}${torn}: the image was not closed cleanly\n`;
+    }
   }
   if (report.ok) return `${text}${style.good('clean: no problems found')}\n`;
   text += style.bad(`${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} found:`) + '\n';

@@ -87,6 +87,26 @@ export function takeWritebackError(inode: Inode, what: string): void {
   throw new ErrnoError(errno, what);
 }
 
+/**
+ * The retries of withEnospcRetry after a first attempt already failed with
+ * `first` (callers keep the first attempt closure-free on the hot path).
+ */
+export function retryAfterEnospc<T>(ctx: FsContext, first: unknown, retries: number, canRetry: () => boolean, attempt: () => T): T {
+  if (!isEnospc(first)) throw first;
+  let last = first;
+  for (let tries = 0; tries < retries; tries++) {
+    if (!canRetry()) break;
+    ctx.recovery?.path('enospc-retry');
+    try {
+      return attempt();
+    } catch (error) {
+      if (!isEnospc(error)) throw error;
+      last = error;
+    }
+  }
+  throw last;
+}
+
 /** One sentence on what a file is left with: sizes and extents by state. */
 export function describeInodeState(inode: Inode, blockSize: number): string {
   const written = inode.data.countBlocks(ExtentState.Written);

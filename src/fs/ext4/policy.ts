@@ -20,7 +20,7 @@ import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
 import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
-import { injectEnospc, releaseShortWriteDelalloc, takeWritebackError, withEnospcRetry } from '../recovery.js';
+import { injectEnospc, releaseShortWriteDelalloc, retryAfterEnospc, takeWritebackError, withEnospcRetry } from '../recovery.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
@@ -102,7 +102,14 @@ export class Ext4Policy implements FsPolicy {
   private readonly extentKeys = new Map<number, string>();
 
   readonly bufferedOps: IomapOps = {
-    iomapBegin: (inode, pos, length, flags) => withEnospcRetry(this.ctx, EXT4_ENOSPC_RETRIES, () => this.availableBlocks() > 0, () => this.bufferedBegin(inode, pos, length, flags)),
+    iomapBegin: (inode, pos, length, flags) => {
+      try {
+        return this.bufferedBegin(inode, pos, length, flags);
+      } catch (error) {
+        // ext4_da_write_begin: ENOSPC is retried while ext4_should_retry_alloc allows.
+        return retryAfterEnospc(this.ctx, error, EXT4_ENOSPC_RETRIES, () => this.availableBlocks() > 0, () => this.bufferedBegin(inode, pos, length, flags));
+      }
+    },
     iomapEnd: (inode, pos, length, written, flags, iomap) => this.bufferedEnd(inode, pos, length, written, flags, iomap),
   };
   readonly readOps: IomapOps = { iomapBegin: (inode, pos, length) => ({ iomap: this.reportMapping(inode, pos, length) }) };

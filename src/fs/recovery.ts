@@ -42,7 +42,8 @@ export function withEnospcRetry<T>(ctx: FsContext, retries: number, canRetry: ()
  * mapped by new delalloc: punch the reserved blocks no dirty cache covers and
  * every one at or past EOF, keep the others (iomap_write_delalloc_release:
  * start after the written bytes, or at pos when none were). `punch(block)`
- * removes one block's reservation. Notes `path` with the bytes punched and kept.
+ * removes one block's reservation and says whether there was one. Notes
+ * `path` with the bytes punched and kept.
  */
 export function releaseShortWriteDelalloc(
   ctx: FsContext,
@@ -51,7 +52,7 @@ export function releaseShortWriteDelalloc(
   length: number,
   written: number,
   path: RecoveryPath,
-  punch: (block: number) => void,
+  punch: (block: number) => boolean,
 ): void {
   if (written >= length) return;
   const blockSize = ctx.blockSize;
@@ -64,10 +65,7 @@ export function releaseShortWriteDelalloc(
     const page = inode.pages.get(Math.floor(block / blocksPerPage));
     const dirty = page !== undefined && (page.dirty & (1 << (block % blocksPerPage))) !== 0;
     if (!dirty || block * blockSize >= inode.size) {
-      if (inode.data.extentAt(block)?.state === ExtentState.Delalloc) {
-        punch(block);
-        punched++;
-      }
+      if (punch(block)) punched++;
     } else {
       kept++;
     }
@@ -105,6 +103,15 @@ export function retryAfterEnospc<T>(ctx: FsContext, first: unknown, retries: num
     }
   }
   throw last;
+}
+
+/** A `punch` for releaseShortWriteDelalloc over delalloc records in the data fork: `remove(block)` drops one. */
+export function punchDataDelalloc(inode: Inode, remove: (block: number) => void): (block: number) => boolean {
+  return (block) => {
+    if (inode.data.extentAt(block)?.state !== ExtentState.Delalloc) return false;
+    remove(block);
+    return true;
+  };
 }
 
 /** One sentence on what a file is left with: sizes and extents by state. */

@@ -35,7 +35,7 @@ import { btrfsFallocate } from './fallocate.js';
 import { btrfsGeometry, type BtrfsGeometry } from './geometry.js';
 import { dirtyRunEnd, isBlockDirty, itemIomap, nextDirtyBlock, readMapping, reportMapping } from './report.js';
 import { BtrfsTransaction } from './transaction.js';
-import { injectEnospc, takeWritebackError } from '../recovery.js';
+import { injectEnospc, releaseShortWriteDelalloc, takeWritebackError } from '../recovery.js';
 
 /** BTRFS_MAX_EXTENT_SIZE: delalloc ranges are cut here. */
 export const BTRFS_MAX_EXTENT_BYTES = 128 * 1024 * 1024;
@@ -224,17 +224,9 @@ export class BtrfsPolicy implements FsPolicy {
    * bytes; seed 002's release in iomap_end). Blocks with dirty data keep theirs.
    */
   private bufferedEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): void {
-    if (written >= length || iomap.type !== IomapType.Delalloc || (flags & IomapOp.Zero) !== 0) return;
-    const blockSize = this.ctx.blockSize;
-    const startBlock = written === 0 ? Math.floor(pos / blockSize) : Math.ceil((pos + written) / blockSize);
-    const endBlock = Math.ceil((pos + length) / blockSize);
-    let released = 0;
-    let kept = 0;
-    for (let block = startBlock; block < endBlock; block++) {
-      if (isBlockDirty(inode, block, blockSize) && block * blockSize < inode.size) kept++;
-      else released++;
-    }
-    if (released + kept > 0) this.ctx.recovery?.path('reservation-release', { punched: released * blockSize, kept: kept * blockSize });
+    if (iomap.type !== IomapType.Delalloc || (flags & IomapOp.Zero) !== 0) return;
+    // The reservation is space accounting only (no delalloc records): every block not kept is given back.
+    releaseShortWriteDelalloc(this.ctx, inode, pos, length, written, 'reservation-release', () => true);
   }
 
   private delallocMap(start: number, end: number, flags: number): Iomap {

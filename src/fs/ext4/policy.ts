@@ -20,7 +20,7 @@ import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
 import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
-import { injectEnospc, releaseShortWriteDelalloc, retryAfterEnospc, takeWritebackError, withEnospcRetry } from '../recovery.js';
+import { injectEnospc, punchDataDelalloc, releaseShortWriteDelalloc, retryAfterEnospc, takeWritebackError, withEnospcRetry } from '../recovery.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { ext4Fallocate } from './fallocate.js';
 import { EXT4_FLEX_BG_SIZE, ext4Geometry, type Ext4Geometry } from './geometry.js';
@@ -248,10 +248,18 @@ export class Ext4Policy implements FsPolicy {
    */
   private bufferedEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): void {
     if (iomap.type !== IomapType.Delalloc || (iomap.flags & IomapFlag.New) === 0 || (flags & IomapOp.Zero) !== 0) return;
-    releaseShortWriteDelalloc(this.ctx, inode, pos, length, written, 'reservation-release', (block) => {
-      inode.data.remove(block, 1);
-      this.releaseDelalloc(1);
-    });
+    releaseShortWriteDelalloc(
+      this.ctx,
+      inode,
+      pos,
+      length,
+      written,
+      'reservation-release',
+      punchDataDelalloc(inode, (block) => {
+        inode.data.remove(block, 1);
+        this.releaseDelalloc(1);
+      }),
+    );
   }
 
   /** ext4_da_reserve_space: fail with ENOSPC when the free space cannot back the reservation. */

@@ -20,7 +20,7 @@ import { Errno, ErrnoError } from '../../util/errno.js';
 import type { FsContext } from '../../vfs/context.js';
 import type { Inode, InodeKind } from '../../vfs/inode.js';
 import { convertUnwrittenRange, extentIomap, holeIomap } from '../mapping.js';
-import { injectEnospc, isEnospc, releaseShortWriteDelalloc } from '../recovery.js';
+import { injectEnospc, isEnospc, punchDataDelalloc, releaseShortWriteDelalloc } from '../recovery.js';
 import { POLICY_INTERFACE_VERSION, type DirectWriteResult, type FsHost, type FsPolicy, type MetadataCommitReason, type PolicyOptions } from '../types.js';
 import { BusyExtents, XfsAllocator } from './alloc.js';
 import { xfsDirectBegin, xfsDirectWrite } from './dio.js';
@@ -419,7 +419,7 @@ export class XfsPolicy implements FsPolicy {
    */
   private bufferedEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): void {
     if (iomap.type !== IomapType.Delalloc || (iomap.flags & IomapFlag.New) === 0 || (flags & IomapOp.Zero) !== 0) return;
-    releaseShortWriteDelalloc(this.ctx, inode, pos, length, written, 'delalloc-punch', (block) => this.punchDelalloc(inode, inode.data, block, block + 1));
+    releaseShortWriteDelalloc(this.ctx, inode, pos, length, written, 'delalloc-punch', punchDataDelalloc(inode, (block) => this.punchDelalloc(inode, inode.data, block, block + 1)));
   }
 
   // ---- writeback --------------------------------------------------------

@@ -18,7 +18,7 @@ import { createPolicy } from '../fs/registry.js';
 import { spaceUsage } from '../image/summary.js';
 import type { BlockRun, ImageMetadata } from '../image/types.js';
 import { RESULT_SCHEMA_VERSION, type OpErrorRecord, type RecoveryEvent, type RecoveryPath, type RecoveryReport, type ReplayResult } from '../report/model.js';
-import type { TraceOp } from '../trace/types.js';
+import { isOpBatchSource, type TraceOp } from '../trace/types.js';
 import { formatSourcePos, UsageError } from '../util/errors.js';
 import { ErrnoError, errnoName } from '../util/errno.js';
 import { Prng } from '../util/prng.js';
@@ -361,20 +361,43 @@ export async function replay(ops: AsyncIterable<TraceOp>, options: ReplayOptions
   let lastTimeUs: number | undefined;
   let interrupted = false;
   let crash: CrashSignal | undefined;
-  for await (const op of ops) {
+  /** Applies one op; false when the replay stops here (a crash fault or Ctrl-C). */
+  const apply = (op: TraceOp): boolean => {
     try {
       step(state, op);
     } catch (error) {
       if (!(error instanceof CrashSignal)) throw error;
       crash = error;
-      break;
+      return false;
     }
     if (op.timeUs !== undefined) lastTimeUs = op.timeUs;
     if (options.onProgress && state.opsTotal % every === 0) options.onProgress(progressOf(state, lastTimeUs, false));
     if (options.signal?.aborted) {
       interrupted = true;
-      break;
+      return false;
     }
+    return true;
+  };
+  if (isOpBatchSource(ops)) {
+    // A batch at a time: one promise per batch of lines, not one per op.
+    let ended = false;
+    try {
+      for (;;) {
+        const batch = await ops.nextBatch();
+        if (batch === undefined) {
+          ended = true;
+          break;
+        }
+        let going = true;
+        for (let index = 0; going && index < batch.length; index++) going = apply(batch[index]!);
+        if (!going) break;
+      }
+    } finally {
+      // As a for-await that stops early (or throws): the source closes, its file too.
+      if (!ended) await ops[Symbol.asyncIterator]().return?.(undefined);
+    }
+  } else {
+    for await (const op of ops) if (!apply(op)) break;
   }
   // A dead process closes nothing and syncs nothing.
   if (crash === undefined) finish(state, interrupted);

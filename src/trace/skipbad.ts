@@ -11,7 +11,7 @@ import { assert } from '../util/assert.js';
 import { TraceError, type SourcePos } from '../util/errors.js';
 import { CsvRecordSplitter, CsvTraceBuilder } from './csv.js';
 import { readLineBatches, type TraceLineBatch } from './lines.js';
-import type { IgnoredOp, TraceOp } from './types.js';
+import type { IgnoredOp, OpBatchSource, TraceOp } from './types.js';
 import { XioParser } from './xio.js';
 
 /** The ignored-op reason of a skipped line. */
@@ -75,7 +75,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  * about twice as much per op, and replays consume millions). A parse error
  * ends the stream (the line reader is closed) and rejects the next().
  */
-class LineOpStream implements AsyncGenerator<TraceOp> {
+class LineOpStream implements AsyncGenerator<TraceOp>, OpBatchSource {
   private readonly out: TraceOp[] = [];
   private index = 0;
   private ended = false;
@@ -94,6 +94,23 @@ class LineOpStream implements AsyncGenerator<TraceOp> {
   next(): Promise<IteratorResult<TraceOp>> {
     if (this.index < this.out.length) return Promise.resolve({ value: this.out[this.index++]!, done: false });
     return this.refill();
+  }
+
+  /**
+   * OpBatchSource: the ops not handed out yet, all at once (undefined at the
+   * end). The array is reused by the next call: consume it first. One
+   * promise per batch instead of one per op.
+   */
+  async nextBatch(): Promise<readonly TraceOp[] | undefined> {
+    if (this.index > 0 && this.index < this.out.length) this.out.splice(0, this.index);
+    else if (this.index >= this.out.length) {
+      const first = await this.refill();
+      if (first.done === true) return undefined;
+      // refill handed out the batch's first op: take it back, the batch is returned whole.
+      this.index--;
+    }
+    this.index = this.out.length;
+    return this.out;
   }
 
   /** Parses batches until one gives ops (or the input ends: then the parser's final ops). */

@@ -223,3 +223,16 @@ export type TraceSource = AsyncIterable<TraceOp>;
 
 /** Names of the trace formats, for --format and detection. */
 export type TraceFormat = 'xio' | 'csv' | 'strace' | 'blkparse' | 'fio' | 'msr' | 'alibaba' | 'tencent';
+
+/**
+ * A TraceSource that can also hand out its ops a batch at a time (the line
+ * readers): the replay loop then runs each batch synchronously. The array
+ * returned is only valid until the next call.
+ */
+export interface OpBatchSource {
+  nextBatch(): Promise<readonly TraceOp[] | undefined>;
+}
+
+export function isOpBatchSource(source: unknown): source is OpBatchSource & AsyncIterable<TraceOp> {
+  return typeof (source as Partial<OpBatchSource>).nextBatch === 'function';
+}

@@ -91,6 +91,13 @@ class Leaf<V> {
 
 export class IntervalMap<V> {
   private leaves: Leaf<V>[] = [];
+  /**
+   * firsts[i] is leaves[i].starts[0]: the leaf level of a lookup searches this
+   * one flat array (a few cache lines) instead of reaching into every leaf it
+   * probes. Updated where a leaf's first interval changes; rebuilt when leaves
+   * come or go (rare: a split or join per tens of inserts).
+   */
+  private firsts = new Float64Array(8);
   private count = 0;
   /** Scratch position set by locate(): entry `entryIndex` of leaf `leafIndex` (-1: before every interval). */
   private leafIndex = 0;
@@ -124,17 +131,23 @@ export class IntervalMap<V> {
    */
   private locate(point: number): boolean {
     const leaves = this.leaves;
-    if (leaves.length === 0 || leaves[0]!.starts[0]! > point) {
+    const firsts = this.firsts;
+    if (leaves.length === 0 || firsts[0]! > point) {
       this.leafIndex = 0;
       this.entryIndex = -1;
       return false;
     }
-    let low = 0;
-    let high = leaves.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (leaves[middle]!.starts[0]! <= point) low = middle;
-      else high = middle - 1;
+    // Most lookups land in the leaf of the one before (the same extent, or its neighbour): try it first.
+    let low = this.leafIndex;
+    const leafCount = leaves.length;
+    if (low >= leafCount || firsts[low]! > point || (low + 1 < leafCount && firsts[low + 1]! <= point)) {
+      low = 0;
+      let high = leafCount - 1;
+      while (low < high) {
+        const middle = (low + high + 1) >>> 1;
+        if (firsts[middle]! <= point) low = middle;
+        else high = middle - 1;
+      }
     }
     const starts = leaves[low]!.starts;
     let first = 0;
@@ -208,6 +221,18 @@ export class IntervalMap<V> {
 
   // ---- structure -------------------------------------------------------------
 
+  /** Leaves came or went: firsts again from every leaf. O(leaves). */
+  private rebuildFirsts(): void {
+    const leaves = this.leaves;
+    if (this.firsts.length < leaves.length) this.firsts = new Float64Array(Math.max(leaves.length, this.firsts.length * 2));
+    for (let index = 0; index < leaves.length; index++) this.firsts[index] = leaves[index]!.count > 0 ? leaves[index]!.starts[0]! : 0;
+  }
+
+  /** The first interval of leaf `at` changed (it is not empty). */
+  private firstChanged(at: number): void {
+    this.firsts[at] = this.leaves[at]!.starts[0]!;
+  }
+
   /** Inserts [start, end) -> value right after the scratch position (entryIndex -1: first), splitting a full leaf. */
   private insertAfterHere(start: number, end: number, value: V): void {
     if (this.leaves.length === 0) this.leaves.push(new Leaf<V>(LEAF_CAPACITY_FIRST));
@@ -227,6 +252,8 @@ export class IntervalMap<V> {
     leaf.values[index] = value;
     this.entryIndex = index;
     this.count++;
+    if (this.leaves.length > this.firsts.length || (this.leaves.length === 1 && leaf.count === 1)) this.rebuildFirsts();
+    else if (index === 0) this.firstChanged(this.leafIndex);
   }
 
   /** Moves the upper half of leaf `at` into a new leaf after it; returns the new leaf. */
@@ -241,6 +268,7 @@ export class IntervalMap<V> {
     right.count = moved;
     leaf.count = keep;
     this.leaves.splice(at + 1, 0, right);
+    this.rebuildFirsts();
     return right;
   }
 
@@ -249,6 +277,7 @@ export class IntervalMap<V> {
     const leaf = this.leaves[at]!;
     leaf.deleteSpan(from, to);
     this.count -= to - from;
+    if (from === 0 && leaf.count > 0) this.firstChanged(at);
     this.rebalance(at);
   }
 
@@ -257,6 +286,7 @@ export class IntervalMap<V> {
     const leaf = this.leaves[at]!;
     if (leaf.count === 0) {
       this.leaves.splice(at, 1);
+      this.rebuildFirsts();
       return;
     }
     if (leaf.count >= LEAF_MIN) return;
@@ -271,6 +301,7 @@ export class IntervalMap<V> {
     for (let index = 0; index < right.count; index++) left.values.push(right.values[index]!);
     left.count += right.count;
     this.leaves.splice(leftIndex + 1, 1);
+    this.rebuildFirsts();
   }
 
   /** Deletes the interval at the scratch position (the position is no longer valid). */
@@ -422,6 +453,7 @@ export class IntervalMap<V> {
         // Leaves wholly inside the range go in one splice (a truncate of a large file).
         for (let index = leafIndex; index < wholeEnd; index++) this.takeEntries(this.leaves[index]!, 0, this.leaves[index]!.count, out);
         this.leaves.splice(leafIndex, wholeEnd - leafIndex);
+        this.rebuildFirsts();
         continue;
       }
       const leaf = this.leaves[leafIndex]!;
@@ -430,6 +462,7 @@ export class IntervalMap<V> {
       if (to === from) return;
       this.takeEntries(leaf, from, to, out);
       leaf.deleteSpan(from, to);
+      if (from === 0 && leaf.count > 0) this.firstChanged(leafIndex);
       this.rebalance(leafIndex);
     }
   }
@@ -608,6 +641,7 @@ export class IntervalMap<V> {
         return;
       }
       this.leaves.pop();
+      this.rebuildFirsts();
     }
   }
 
@@ -624,6 +658,7 @@ export class IntervalMap<V> {
 
   clear(): void {
     this.leaves = [];
+    this.rebuildFirsts();
     this.count = 0;
     this.classCounts.fill(0);
   }
@@ -633,7 +668,8 @@ export class IntervalMap<V> {
     let previousEnd = -Infinity;
     let total = 0;
     const counts = new Int32Array(this.classCounts.length);
-    for (const leaf of this.leaves) {
+    for (const [at, leaf] of this.leaves.entries()) {
+      assert(this.firsts[at] === leaf.starts[0], 'IntervalMap: leaf index out of date', { at, first: this.firsts[at], start: leaf.starts[0] });
       assert(leaf.count > 0 && leaf.count <= LEAF_MAX && leaf.values.length === leaf.count, 'IntervalMap: bad leaf', { count: leaf.count, values: leaf.values.length });
       for (let index = 0; index < leaf.count; index++) {
         const start = leaf.starts[index]!;

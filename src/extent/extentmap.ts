@@ -173,6 +173,20 @@ export class ExtentMap {
     this.sequence++;
   }
 
+  /**
+   * Maps [startBlock, +count) to a new extent, replacing whatever was there (the
+   * delalloc reservation an allocation takes over); returns the pieces replaced.
+   * remove() then insert() in one pass: an exact overwrite of one extent moves nothing.
+   */
+  replace(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): Extent[] {
+    assert(blockCount > 0, 'ExtentMap.replace: empty extent', { startBlock, blockCount });
+    assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.replace: address/state mismatch', { physBlock, state });
+    assert(blockCount <= this.maxFor(state), 'ExtentMap.replace: extent longer than the policy allows', { blockCount, state });
+    const removed = this.map.set(startBlock, startBlock + blockCount, packValue(physBlock, state)).map(toExtent);
+    this.sequence++;
+    return removed;
+  }
+
   /** Unmaps [startBlock, +count) and returns the pieces that were mapped there. */
   remove(startBlock: number, blockCount: number): Extent[] {
     const removed = this.map.remove(startBlock, startBlock + blockCount).map(toExtent);

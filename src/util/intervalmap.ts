@@ -511,14 +511,42 @@ export class IntervalMap<V> {
   /** Sets [start, end) to `value`, replacing what was there, and merges with neighbours. Returns what it replaced. */
   set(start: number, end: number, value: V): IntervalEntry<V>[] {
     assert(end > start, 'IntervalMap.set: empty interval', { start, end });
+    if (this.locateExactly(start, end)) {
+      const leaf = this.leaves[this.leafIndex]!;
+      const removed = [{ start, end, value: leaf.values[this.entryIndex]! }];
+      this.replaceHere(value);
+      return removed;
+    }
     const removed = this.remove(start, end);
     this.insertAndMerge(start, end, value);
     return removed;
   }
 
+  /** Whether an interval is exactly [start, end) (the scratch position is then on it). O(log n). */
+  private locateExactly(start: number, end: number): boolean {
+    return this.locate(start) && this.leaves[this.leafIndex]!.starts[this.entryIndex] === start && this.leaves[this.leafIndex]!.ends[this.entryIndex] === end;
+  }
+
+  /**
+   * Gives the interval at the scratch position a new value and merges it with
+   * its neighbours: what removing it and inserting [start, end) -> value would
+   * do, without moving any entry (an overwrite of exactly one extent or range).
+   */
+  private replaceHere(value: V): void {
+    const leaf = this.leaves[this.leafIndex]!;
+    this.counted(leaf.values[this.entryIndex]!, -1);
+    leaf.values[this.entryIndex] = value;
+    this.counted(value, 1);
+    this.mergeHere();
+  }
+
   /** set() without gathering what was replaced. O(log n + k). */
   assign(start: number, end: number, value: V): void {
     assert(end > start, 'IntervalMap.assign: empty interval', { start, end });
+    if (this.locateExactly(start, end)) {
+      this.replaceHere(value);
+      return;
+    }
     this.erase(start, end);
     this.insertAndMerge(start, end, value);
   }

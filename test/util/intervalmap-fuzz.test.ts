@@ -39,7 +39,18 @@ function step(random: Prng, span: number, map: IntervalMap<Run>, reference: Refe
   const start = random.nextInt(span);
   const length = 1 + random.nextInt(random.nextInt(4) === 0 ? 200 : 12);
   const value = (): Run => ({ tag: random.nextInt(3), base: start + random.nextInt(2) * 1000 });
-  switch (random.nextInt(12)) {
+  switch (random.nextInt(14)) {
+    case 12:
+    case 13: {
+      // An overwrite of exactly one interval (the in-place path of set and assign).
+      const found = reference.find(start);
+      if (found === undefined) return [0, 0];
+      const v = { tag: random.nextInt(3), base: found.start + random.nextInt(2) * 1000 };
+      if (random.nextInt(2) === 0) return [rows(map.set(found.start, found.end, v)), rows(reference.set(found.start, found.end, v))];
+      map.assign(found.start, found.end, v);
+      reference.set(found.start, found.end, v);
+      return [0, 0];
+    }
     case 0:
     case 1:
     case 2: {

@@ -321,12 +321,11 @@ export class Ext4Policy implements FsPolicy {
       result = this.tryAllocate(inode, block, wanted, noNormalize);
     }
     if (!result) throw new ErrnoError(Errno.ENOSPC, 'ext4 block allocation');
-    const removed = inode.data.remove(block, result.blockCount);
+    const removed = inode.data.replace(block, result.blockCount, result.physBlock, state);
     for (const piece of removed) {
       assert(piece.state === ExtentState.Delalloc, 'ext4: allocation over allocated blocks', piece);
       this.releaseDelalloc(piece.blockCount);
     }
-    inode.data.insert(block, result.blockCount, result.physBlock, state);
     this.ctx.stats.blocksAllocated += result.blockCount;
     this.journalBitmaps(result.physBlock, result.blockCount);
     this.updateExtentTree(inode);

@@ -280,12 +280,11 @@ export class XfsPolicy implements FsPolicy {
     const wanted = Math.min(count, XFS_MAX_EXTENT_BLOCKS);
     const result = this.allocator.allocate({ targetBlock: target, maxlen: wanted, minlen: 1, userdata: true });
     if (!result) throw new ErrnoError(Errno.ENOSPC, 'xfs block allocation');
-    const removed = fork.remove(block, result.blockCount);
+    const removed = fork.replace(block, result.blockCount, result.physBlock, state);
     for (const piece of removed) {
       assert(piece.state === ExtentState.Delalloc, 'xfs: allocation over allocated blocks', piece);
       this.releaseDelalloc(piece.blockCount);
     }
-    fork.insert(block, result.blockCount, result.physBlock, state);
     this.ctx.stats.blocksAllocated += result.blockCount;
     if (fork === inode.data) this.updateBmbt(inode);
     return { startBlock: block, blockCount: result.blockCount, physBlock: result.physBlock, state };

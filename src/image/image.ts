@@ -39,6 +39,7 @@ import {
 import type { ImageMetadata } from './types.js';
 import { BlockBitmap, encodeUndoRecords, scanUndoLog, UNDO_HEADER_BYTES, undoLogOffset, undoRecordBytes, type UndoScan, writtenBlocks } from './undo.js';
 import { metadataProblem } from './validate.js';
+import { WriteBehind, WRITE_BEHIND_MAX_BYTES } from './writebehind.js';
 
 export type { Superblock } from './format.js';
 
@@ -66,6 +67,9 @@ export interface ImageOpenOptions {
 
 /** Contiguous data writes are gathered up to this many bytes before one pwrite (like a plugged bio). */
 const WRITE_GATHER_BYTES_MAX = 1 << 20;
+
+/** Data writes made synchronously before the write-behind worker starts (ImageFile.writeBehindAfterWrites). */
+const WRITE_BEHIND_AFTER_WRITES = 4096;
 
 /** Bounds the positioned-I/O retry loops: each pass must move at least one byte. */
 const IO_PASSES_MAX = 1 << 20;
@@ -109,6 +113,9 @@ export class ImageFile implements BlockDevice {
    * continue them, so the file is always what the writes say once it is looked at.
    */
   private gatherBuffer: Uint8Array | undefined;
+  /** Where the gathered bytes are: gatherBuffer, or a reservation in the write-behind ring (gatherInRing). */
+  private gatherTarget: Uint8Array | undefined;
+  private gatherInRing = false;
   private gatherAddrBytes = 0;
   private gatherLengthBytes = 0;
   /**
@@ -125,6 +132,14 @@ export class ImageFile implements BlockDevice {
   private undoOverlay: Map<number, number> | undefined;
   /** The slot not in use is valid and carries UNDO_LOG (close() rewrites it once the run ends cleanly). */
   private otherSlotFlagged: boolean;
+  /**
+   * Data writes go to the file through a worker thread (WriteBehind) once
+   * this many were made: a replay's data writes then cost the simulation a
+   * copy, not a pwrite, while short runs never start a thread.
+   */
+  writeBehindAfterWrites = WRITE_BEHIND_AFTER_WRITES;
+  private writeBehind: WriteBehind | undefined;
+  private dataWrites = 0;
 
   private constructor(
     readonly path: string,
@@ -269,7 +284,7 @@ export class ImageFile implements BlockDevice {
   /** Reads dst.length bytes of the device at addrBytes (never-written bytes are zero). */
   read(addrBytes: number, dst: Uint8Array): void {
     const fd = this.checkDataRange(addrBytes, dst.length);
-    this.flushGathered();
+    this.settle();
     readFully(fd, dst, this.current.dataOffset + addrBytes, this.path);
     if (this.undoOverlay !== undefined) this.overlayUndo(fd, addrBytes, dst);
     this.bytesRead += dst.length;
@@ -304,29 +319,71 @@ export class ImageFile implements BlockDevice {
     if (src.length > WRITE_GATHER_BYTES_MAX) {
       this.writeData(addrBytes, src);
     } else {
-      this.gatherBuffer ??= new Uint8Array(WRITE_GATHER_BYTES_MAX);
-      if (this.gatherLengthBytes === 0) this.gatherAddrBytes = addrBytes;
-      this.gatherBuffer.set(src, this.gatherLengthBytes);
+      if (this.gatherLengthBytes === 0) {
+        this.gatherAddrBytes = addrBytes;
+        // With a write-behind worker the bytes are gathered straight into its ring (no second copy).
+        this.gatherInRing = this.writeBehind !== undefined;
+        this.gatherTarget = this.gatherInRing ? this.reserveInRing() : (this.gatherBuffer ??= new Uint8Array(WRITE_GATHER_BYTES_MAX));
+      }
+      this.gatherTarget!.set(src, this.gatherLengthBytes);
       this.gatherLengthBytes += src.length;
     }
     this.bytesWritten += src.length;
   }
 
+  /** Gathered and queued writes reach the file (before it is read, committed or closed). */
+  private settle(): void {
+    this.flushGathered();
+    try {
+      this.writeBehind?.drain();
+    } catch (error) {
+      throw ioError(this.path, 'cannot write the data area', error);
+    }
+  }
+
   /** Passes the gathered writes to the file (one pwrite). */
   private flushGathered(): void {
     if (this.gatherLengthBytes === 0) return;
-    const buffer = this.gatherBuffer;
+    const buffer = this.gatherTarget;
     assert(buffer !== undefined, 'gathered bytes without a gather buffer');
     const lengthBytes = this.gatherLengthBytes;
     this.gatherLengthBytes = 0;
-    this.writeData(this.gatherAddrBytes, buffer.subarray(0, lengthBytes));
+    if (!this.gatherInRing) {
+      this.writeData(this.gatherAddrBytes, buffer.subarray(0, lengthBytes));
+      return;
+    }
+    const fd = this.checkOpen();
+    const addrBytes = this.gatherAddrBytes;
+    try {
+      if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, lengthBytes);
+      this.dataWrites++;
+      this.writeBehind!.publish(this.current.dataOffset + addrBytes, lengthBytes);
+    } catch (error) {
+      throw ioError(this.path, `cannot write ${lengthBytes} bytes at device address ${addrBytes}`, error);
+    }
+  }
+
+  /** A gather buffer in the write-behind ring. */
+  private reserveInRing(): Uint8Array {
+    try {
+      return this.writeBehind!.reserve(WRITE_GATHER_BYTES_MAX);
+    } catch (error) {
+      throw ioError(this.path, 'cannot write the data area', error);
+    }
   }
 
   private writeData(addrBytes: number, src: Uint8Array): void {
     const fd = this.checkOpen();
     try {
       if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, src.length);
-      writeFully(fd, src, this.current.dataOffset + addrBytes);
+      this.dataWrites++;
+      if (this.writeBehind === undefined && this.dataWrites > this.writeBehindAfterWrites) this.writeBehind = new WriteBehind(fd);
+      if (this.writeBehind !== undefined && src.length <= WRITE_BEHIND_MAX_BYTES) {
+        this.writeBehind.submit(this.current.dataOffset + addrBytes, src);
+      } else {
+        this.writeBehind?.drain();
+        writeFully(fd, src, this.current.dataOffset + addrBytes);
+      }
     } catch (error) {
       throw ioError(this.path, `cannot write ${src.length} bytes at device address ${addrBytes}`, error);
     }
@@ -343,6 +400,8 @@ export class ImageFile implements BlockDevice {
     const firstBlock = Math.floor(addrBytes / blockSize);
     const endBlock = Math.ceil((addrBytes + lengthBytes) / blockSize);
     if (!pending.anyIn(firstBlock, endBlock)) return;
+    // The checkpoint bytes are read from the file: queued writes reach it first.
+    this.writeBehind?.drain();
     const blocks: number[] = [];
     for (let block = firstBlock; block < endBlock; block++) if (pending.has(block)) blocks.push(block);
     this.markUndoLogLive(fd);
@@ -395,7 +454,7 @@ export class ImageFile implements BlockDevice {
     const fd = this.checkOpen();
     const problem = metadataProblem(meta);
     assert(problem === undefined, `commit of invalid metadata: ${problem}`);
-    this.flushGathered();
+    this.settle();
     assert(meta.blockSize === this.current.blockSize, 'metadata block size differs from the image', { meta: meta.blockSize, image: this.current.blockSize });
     assert(meta.deviceSize === this.current.deviceSize, 'metadata device size differs from the image', { meta: meta.deviceSize, image: this.current.deviceSize });
     const generation = this.current.generation + 1;
@@ -464,7 +523,7 @@ export class ImageFile implements BlockDevice {
     const fd = this.fd;
     if (fd === undefined) return;
     try {
-      this.flushGathered();
+      this.settle();
       this.unflagOtherSlot(fd);
     } finally {
       this.release(fd);
@@ -484,6 +543,9 @@ export class ImageFile implements BlockDevice {
   }
 
   private release(fd: number): void {
+    // A killed process's writes were handed to the kernel: they still land (and before the file is closed).
+    this.writeBehind?.close();
+    this.writeBehind = undefined;
     this.fd = undefined;
     this.pendingRecord = undefined;
     this.gatherLengthBytes = 0;

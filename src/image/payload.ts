@@ -62,7 +62,16 @@ export function fillPayload(dst: Uint8Array, ino: number, seq: number, fileOffse
   const wordCount = (length - head) >>> 2;
   const words = new Uint32Array(dst.buffer, dst.byteOffset + head, wordCount);
   const firstWord = floor((fileOffset + head) / 4);
-  for (let index = 0; index < wordCount; index++) words[index] = mix3(ino, seq, firstWord + index);
+  // mix3(ino, seq, word) with the part that depends on (ino, seq) only worked out once.
+  const fixed = imul(ino ^ 0x9e3779b9, 0x85ebca6b) ^ imul(seq ^ 0x7f4a7c15, 0xc2b2ae35);
+  for (let index = 0; index < wordCount; index++) {
+    let h = fixed ^ imul(firstWord + index, 0x27d4eb2f);
+    h ^= h >>> 16;
+    h = imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = imul(h, 0xc2b2ae35);
+    words[index] = h ^ (h >>> 16);
+  }
   fillPayloadBytes(dst, head + wordCount * 4, length, ino, seq, fileOffset);
 }
 

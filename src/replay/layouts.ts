@@ -8,6 +8,7 @@ import { IomapType } from '../iomap/types.js';
 import type { ContentRange, PersistedInode } from '../image/types.js';
 import type { ExtentFlagName, ExtentRecord, FileLayout } from '../report/model.js';
 import type { Inode } from '../vfs/inode.js';
+import { sameContentSource } from '../vfs/content.js';
 import type { Vfs } from '../vfs/vfs.js';
 
 function flagsOf(extent: FiemapExtent): ExtentFlagName[] {
@@ -75,7 +76,7 @@ function mergeRanges(ranges: ContentRange[]): ContentRange[] {
   const out: ContentRange[] = [];
   for (const range of ranges) {
     const last = out[out.length - 1];
-    if (last && last.offset + last.length === range.offset && JSON.stringify(last.source) === JSON.stringify(range.source)) {
+    if (last && last.offset + last.length === range.offset && sameContentSource(last.source, range.source) && JSON.stringify(last.source) === JSON.stringify(range.source)) {
       out[out.length - 1] = { offset: last.offset, length: last.length + range.length, source: last.source };
     } else {
       out.push(range);

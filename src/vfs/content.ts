@@ -4,9 +4,11 @@
  * `inspect --verify` checks the image against; gaps read as zeroes.
  */
 import type { ContentRange, ContentSource } from '../image/types.js';
-import { IntervalMap } from '../util/intervalmap.js';
+import { IntervalMap, type IntervalEntry } from '../util/intervalmap.js';
 
-function sameSource(a: ContentSource, b: ContentSource): boolean {
+/** Whether two sources give the same bytes at the same offsets. */
+export function sameContentSource(a: ContentSource, b: ContentSource): boolean {
+  if (a === b) return true;
   if (a.kind !== b.kind) return false;
   if (a.kind === 'fill') return a.byte === (b as { byte: number }).byte;
   if (a.kind === 'gen') {
@@ -20,9 +22,12 @@ export class ContentMap {
   /** A disabled map records nothing (dataless runs). */
   constructor(private readonly enabled = true) {}
 
+  /** Scratch entry of lookups (filled and read within one call). */
+  private readonly scratch: IntervalEntry<ContentSource> = { start: 0, end: 0, value: { kind: 'zero' } };
+
   private readonly map = new IntervalMap<ContentSource>({
     sliceValue: (value) => value,
-    canMerge: (left, _leftStart, _leftEnd, right) => sameSource(left, right),
+    canMerge: (left, _leftStart, _leftEnd, right) => sameContentSource(left, right),
   });
 
   /** Records that [offset, offset+length) now holds `source`. */
@@ -52,8 +57,20 @@ export class ContentMap {
   copyFrom(source: ContentMap, srcOffset: number, dstOffset: number, length: number): void {
     if (!this.enabled) return;
     const delta = dstOffset - srcOffset;
+    if (length <= 0) return;
+    if (delta === 0) {
+      // Writeback (same offsets): the common case is one source range covering the whole run.
+      const scratch = this.scratch;
+      if (source.map.findFromInto(srcOffset, scratch) && scratch.start <= srcOffset && scratch.end >= srcOffset + length) {
+        this.map.assign(srcOffset, srcOffset + length, scratch.value);
+        return;
+      }
+    }
     const pieces = source.map.collect(srcOffset, srcOffset + length);
-    this.map.erase(dstOffset, dstOffset + length);
+    // Pieces that cover the whole range replace what was there by themselves (assign); gaps must read as zeroes.
+    let covered = srcOffset;
+    for (const piece of pieces) covered = piece.start === covered ? piece.end : -1;
+    if (covered !== srcOffset + length) this.map.erase(dstOffset, dstOffset + length);
     for (const piece of pieces) {
       // Sources are never changed in place, so an unshifted copy (writeback: same offsets) shares the value.
       const value = piece.value.kind === 'gen' && delta !== 0 ? { ...piece.value, shift: piece.value.shift - delta } : piece.value;

@@ -5,7 +5,7 @@
  */
 import { assert } from '../util/assert.js';
 import { Errno, ErrnoError } from '../util/errno.js';
-import { PAGE_SIZE, blockMask, forEachPageSpan, type Page } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, blockMask, forEachPageSpan, isLazySource, type Page } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import { doneOrThrow, iomapIterate, type IomapIter } from './iter.js';
@@ -130,7 +130,13 @@ function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource, readabl
       chunkLimit = copied;
       continue;
     }
-    if (!ctx.dataless) copyFromSource(page.data.subarray(from, from + copied), source, pos);
+    if (ctx.dataless) {
+      // Dataless: the bytes are never looked at.
+    } else if (copied === PAGE_SIZE && isLazySource(source)) {
+      page.setLazy(source, pos); // a whole page from a generated source: filled in when looked at
+    } else {
+      copyFromSource(page.data.subarray(from, from + copied), source, pos);
+    }
     writeEnd(iter, page, from, from + copied, ctx.blockSize);
     pos += copied;
     if ((iter.flags & IomapOp.Zero) === 0 && pos > inode.size) {

@@ -15,6 +15,9 @@ import { IomapFlag, IomapType, iomapEnd, type Iomap } from './types.js';
 /** IOEND_BATCH_SIZE: folios per ioend at most. */
 const IOEND_MAX_BYTES = 4096 * PAGE_SIZE;
 
+/** Where a lazy page's bytes are generated for its device write (devices copy what they are given). */
+const pageScratch = new Uint8Array(PAGE_SIZE);
+
 /** A run of dirty file bytes [start, end), block aligned. */
 interface DirtyRun {
   start: number;
@@ -50,7 +53,9 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
     forEachPageSpan(pos, length, (index, from, bytes, done) => {
       const page = inode.pages.get(index);
       assert(page, 'writeback: dirty page vanished', { index });
-      ctx.device.write(addr + done, page.data.subarray(from, from + bytes));
+      // A lazy page's bytes are generated for the device write, the page itself left as it is.
+      const bytesOf = from === 0 && bytes === PAGE_SIZE ? page.bytesVia(pageScratch) : page.data.subarray(from, from + bytes);
+      ctx.device.write(addr + done, bytesOf);
     });
   }
   ctx.stats.deviceBytesWritten += length;

@@ -3,18 +3,68 @@
  * bytes, with per-block uptodate and dirty bits when the block is smaller
  * than the page (the iomap_folio_state "ifs" of fs/iomap/buffered-io.c).
  */
+import { copyFromSource, type WriteSource } from '../iomap/source.js';
 import { assert } from '../util/assert.js';
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;
 
-export interface Page {
-  readonly index: number;
-  readonly data: Uint8Array;
+/**
+ * One cached page. Its bytes are `data`; a page written whole from a
+ * generated or fill source is not filled in until something looks at them
+ * (`lazy`: data is the source's bytes for file offset lazyOffset onwards):
+ * writeback generates them straight into the device write, and an
+ * overwrite before that never generates them at all.
+ */
+export class Page {
+  // Declared, then set in the constructor in one fixed order: one object shape, no field definitions per page.
+  declare readonly index: number;
+  /** The page's memory (its bytes are `data`, which fills in a lazy page first). */
+  declare readonly buffer: Uint8Array;
   /** Bit i: block i of the page is uptodate. */
-  uptodate: number;
+  declare uptodate: number;
   /** Bit i: block i of the page is dirty. */
-  dirty: number;
+  declare dirty: number;
+  /** The source the whole page's bytes come from, not filled into `buffer` yet. */
+  declare lazy: WriteSource | undefined;
+  /** The file offset whose source bytes the page holds (the page's own offset unless it was moved). */
+  declare lazyOffset: number;
+
+  constructor(index: number, buffer: Uint8Array) {
+    this.index = index;
+    this.buffer = buffer;
+    this.uptodate = 0;
+    this.dirty = 0;
+    this.lazy = undefined;
+    this.lazyOffset = 0;
+  }
+
+  /** The page's bytes (a lazy page is filled in first). */
+  get data(): Uint8Array {
+    if (this.lazy !== undefined) {
+      copyFromSource(this.buffer, this.lazy, this.lazyOffset);
+      this.lazy = undefined;
+    }
+    return this.buffer;
+  }
+
+  /** The whole page now holds `source`'s bytes for file offset `fileOffset` onwards (filled in when looked at). */
+  setLazy(source: WriteSource, fileOffset: number): void {
+    this.lazy = source;
+    this.lazyOffset = fileOffset;
+  }
+
+  /** The page's bytes, a lazy page's generated into `scratch` (PAGE_SIZE bytes) instead of the page. */
+  bytesVia(scratch: Uint8Array): Uint8Array {
+    if (this.lazy === undefined) return this.buffer;
+    copyFromSource(scratch, this.lazy, this.lazyOffset);
+    return scratch;
+  }
+}
+
+/** Sources whose bytes a page can hold lazily: a pure function of the file offset. */
+export function isLazySource(source: WriteSource): boolean {
+  return source.kind === 'gen' || source.kind === 'fill';
 }
 
 /**
@@ -108,7 +158,7 @@ export class InodePages {
     let page = this.pages.get(index);
     if (!page) {
       // A recycled buffer holds old bytes: nothing reads a block before it is uptodate.
-      page = { index, data: this.accounting.takeBuffer(), uptodate: 0, dirty: 0 };
+      page = new Page(index, this.accounting.takeBuffer());
       this.pages.set(index, page);
       this.accounting.pages++;
     }
@@ -182,7 +232,7 @@ export class InodePages {
     const page = this.pages.get(index);
     if (!page) return;
     this.pages.delete(index);
-    this.accounting.giveBuffer(page.data);
+    this.accounting.giveBuffer(page.buffer);
     this.accounting.pages--;
     if (this.dirtyIndexes.delete(index)) this.accounting.dirtyPages--;
   }
@@ -193,7 +243,7 @@ export class InodePages {
     for (const [index, page] of this.pages) {
       if (page.dirty === 0) {
         this.pages.delete(index);
-        this.accounting.giveBuffer(page.data);
+        this.accounting.giveBuffer(page.buffer);
         dropped++;
       }
     }
@@ -209,7 +259,11 @@ export class InodePages {
       this.dirtyIndexes.delete(page.index);
     }
     for (const page of moved) {
-      const next: Page = { index: page.index + deltaPages, data: page.data, uptodate: page.uptodate, dirty: page.dirty };
+      const next = new Page(page.index + deltaPages, page.buffer);
+      next.uptodate = page.uptodate;
+      next.dirty = page.dirty;
+      // A lazy page keeps its bytes: the source offset stays, only the page's place changes.
+      if (page.lazy !== undefined) next.setLazy(page.lazy, page.lazyOffset);
       assert(!this.pages.has(next.index), 'InodePages.shiftPages: pages collide', { index: next.index });
       this.pages.set(next.index, next);
       if (next.dirty) this.dirtyIndexes.add(next.index);

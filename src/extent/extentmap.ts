@@ -114,6 +114,22 @@ export class ExtentMap {
     return { holeEndBlock: entry.start };
   }
 
+  /**
+   * lookup() without allocating: when an extent contains `block` it is copied
+   * into `into` and -1 returned; else the end of the hole at `block` is
+   * returned (Infinity when nothing follows). O(log n).
+   */
+  lookupInto(block: number, into: Extent): number {
+    const entry = this.scratch;
+    if (!this.map.findFromInto(block, entry)) return Infinity;
+    if (entry.start > block) return entry.start;
+    into.startBlock = entry.start;
+    into.blockCount = entry.end - entry.start;
+    into.physBlock = physOf(entry.value);
+    into.state = stateOf(entry.value);
+    return -1;
+  }
+
   /** The extent containing `block`, clipped to start there. */
   extentAt(block: number): Extent | undefined {
     const entry = this.map.find(block);
@@ -165,11 +181,11 @@ export class ExtentMap {
 
   /** Maps [startBlock, +count) that must be a hole now. Merges with neighbours. */
   insert(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): void {
-    assert(blockCount > 0, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
-    assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.insert: address/state mismatch', { physBlock, state });
-    assert(blockCount <= this.maxFor(state), 'ExtentMap.insert: extent longer than the policy allows', { blockCount, state });
+    if (!(blockCount > 0)) assert(false, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
+    if (!((state === ExtentState.Delalloc) === (physBlock < 0))) assert(false, 'ExtentMap.insert: address/state mismatch', { physBlock, state });
+    if (!(blockCount <= this.maxFor(state))) assert(false, 'ExtentMap.insert: extent longer than the policy allows', { blockCount, state });
     const inserted = this.map.insertIntoHole(startBlock, startBlock + blockCount, packValue(physBlock, state));
-    assert(inserted, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount });
+    if (!(inserted)) assert(false, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount });
     this.sequence++;
   }
 
@@ -179,9 +195,9 @@ export class ExtentMap {
    * remove() then insert() in one pass: an exact overwrite of one extent moves nothing.
    */
   replace(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): Extent[] {
-    assert(blockCount > 0, 'ExtentMap.replace: empty extent', { startBlock, blockCount });
-    assert((state === ExtentState.Delalloc) === (physBlock < 0), 'ExtentMap.replace: address/state mismatch', { physBlock, state });
-    assert(blockCount <= this.maxFor(state), 'ExtentMap.replace: extent longer than the policy allows', { blockCount, state });
+    if (!(blockCount > 0)) assert(false, 'ExtentMap.replace: empty extent', { startBlock, blockCount });
+    if (!((state === ExtentState.Delalloc) === (physBlock < 0))) assert(false, 'ExtentMap.replace: address/state mismatch', { physBlock, state });
+    if (!(blockCount <= this.maxFor(state))) assert(false, 'ExtentMap.replace: extent longer than the policy allows', { blockCount, state });
     const removed = this.map.set(startBlock, startBlock + blockCount, packValue(physBlock, state)).map(toExtent);
     this.sequence++;
     return removed;
@@ -196,8 +212,17 @@ export class ExtentMap {
 
   /** Changes the state of every mapped block in [startBlock, +count), keeping addresses (unwritten conversion). */
   setState(startBlock: number, blockCount: number, state: ExtentState): void {
-    const pieces = this.map.collect(startBlock, startBlock + blockCount);
     const max = this.maxFor(state);
+    const entry = this.scratch;
+    if (blockCount <= max && this.map.findFromInto(startBlock, entry) && entry.start === startBlock && entry.end === startBlock + blockCount) {
+      // Exactly one record (a completion converting what one allocation made): its state changes in place.
+      if (stateOf(entry.value) === ExtentState.Delalloc && state !== ExtentState.Delalloc) assert(false, 'ExtentMap.setState: delalloc has no address', toExtent(entry));
+      const physBlock = stateOf(entry.value) === ExtentState.Delalloc ? -1 : physOf(entry.value);
+      this.map.assign(startBlock, startBlock + blockCount, packValue(physBlock, state));
+      this.sequence++;
+      return;
+    }
+    const pieces = this.map.collect(startBlock, startBlock + blockCount);
     for (const piece of pieces) {
       const pieceState = stateOf(piece.value);
       const piecePhys = physOf(piece.value);

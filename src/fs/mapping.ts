@@ -29,9 +29,21 @@ export function holeIomap(block: number, holeEndBlock: number, blockSize: number
  * xfs_iomap_write_unwritten): unwritten extents over the blocks [pos,
  * pos+length) touches become written. Returns the extents converted. O(k log n).
  */
+/** Scratch extent of convertUnwrittenRange (read within the call). */
+const scratchExtent: Extent = { startBlock: 0, blockCount: 0, physBlock: -1, state: ExtentState.Delalloc };
+
 export function convertUnwrittenRange(map: ExtentMap, blockSize: number, pos: number, length: number): number {
+  const firstBlock = Math.floor(pos / blockSize);
+  const endBlock = Math.ceil((pos + length) / blockSize);
+  // Most completions cover part or all of one extent (an ioend of one allocation): no list of pieces needed.
+  const extent = scratchExtent;
+  if (endBlock > firstBlock && map.lookupInto(firstBlock, extent) < 0 && extent.startBlock + extent.blockCount >= endBlock) {
+    if (extent.state !== ExtentState.Unwritten) return 0;
+    map.setState(firstBlock, endBlock - firstBlock, ExtentState.Written);
+    return 1;
+  }
   let converted = 0;
-  for (const piece of map.extentsIn(Math.floor(pos / blockSize), Math.ceil((pos + length) / blockSize))) {
+  for (const piece of map.extentsIn(firstBlock, endBlock)) {
     if (piece.state !== ExtentState.Unwritten) continue;
     map.setState(piece.startBlock, piece.blockCount, ExtentState.Written);
     converted++;

@@ -44,8 +44,8 @@ export interface IomapIterResult {
 function checkMapping(iomap: Iomap, pos: number): void {
   // iomap_iter_done: the mapping must cover pos with positive length.
   assert(iomap.length > 0, 'iomap_begin returned an empty mapping', iomap);
-  assert(iomap.offset <= pos, 'iomap_begin returned a mapping that starts after pos', { iomap, pos });
-  assert(iomapEnd(iomap) > pos, 'iomap_begin returned a mapping that ends before pos', { iomap, pos });
+  if (!(iomap.offset <= pos)) assert(false, 'iomap_begin returned a mapping that starts after pos', { iomap, pos });
+  if (!(iomapEnd(iomap) > pos)) assert(false, 'iomap_begin returned a mapping that ends before pos', { iomap, pos });
 }
 
 /**
@@ -79,7 +79,7 @@ export function iomapIterate(inode: Inode, pos: number, length: number, flags: n
       errno = error.errno;
     }
     if (errno === 0) errno = iter.errno;
-    assert(processed >= 0 && processed <= span, 'iomap actor advanced past its mapping', { processed, span });
+    if (!(processed >= 0 && processed <= span)) assert(false, 'iomap actor advanced past its mapping', { processed, span });
     try {
       ops.iomapEnd?.(inode, pos, span, processed, flags, iomap);
     } catch (error) {
@@ -93,7 +93,7 @@ export function iomapIterate(inode: Inode, pos: number, length: number, flags: n
     if (processed === 0) {
       if ((iomap.flags & IomapFlag.Stale) === 0) break;
       staleRemaps++;
-      assert(staleRemaps <= STALE_REMAPS_MAX, 'iomap_iter: stale mapping remapped too often', { pos });
+      if (!(staleRemaps <= STALE_REMAPS_MAX)) assert(false, 'iomap_iter: stale mapping remapped too often', { pos });
     } else {
       staleRemaps = 0;
     }

@@ -6,7 +6,7 @@
  */
 import { assert } from '../util/assert.js';
 import { Errno } from '../util/errno.js';
-import { PAGE_SIZE, forEachPageSpan } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, forEachPageSpan, type Page } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import type { Ioend, WritebackOps } from './ops.js';
@@ -18,20 +18,20 @@ const IOEND_MAX_BYTES = 4096 * PAGE_SIZE;
 /** Where a lazy page's bytes are generated for its device write (devices copy what they are given). */
 const pageScratch = new Uint8Array(PAGE_SIZE);
 
-/** A run of dirty file bytes [start, end), block aligned. */
-interface DirtyRun {
-  start: number;
-  end: number;
-}
-
-/** Collects dirty block runs of pages in [startIndex, endIndex), zeroing the part of the EOF page past i_size. */
-function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number): { runs: DirtyRun[]; indexes: number[] } {
+/**
+ * Collects the dirty block runs of pages in [startIndex, endIndex) into `runs`
+ * as [start, end) byte pairs (block aligned, ascending), zeroing the part of
+ * the EOF page past i_size; returns the dirty pages, ascending.
+ */
+function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number, runs: number[]): Page[] {
   const blockSize = ctx.blockSize;
   const isize = inode.size;
   const indexes = inode.pages.dirtyIndexesIn(startIndex, endIndex);
-  const runs: DirtyRun[] = [];
-  for (const index of indexes) {
+  const pages = new Array<Page>(indexes.length);
+  for (let at = 0; at < indexes.length; at++) {
+    const index = indexes[at]!;
     const page = inode.pages.get(index)!;
+    pages[at] = page;
     const pageStart = index * PAGE_SIZE;
     if (pageStart >= isize) continue; // wholly past EOF: skipped, dirty bits dropped below
     if (pageStart + PAGE_SIZE > isize) page.data.fill(0, isize - pageStart); // folio straddling EOF
@@ -39,12 +39,11 @@ function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endI
     for (let block = 0; block < blockLimit; block++) {
       if ((page.dirty & (1 << block)) === 0) continue;
       const start = pageStart + block * blockSize;
-      const last = runs[runs.length - 1];
-      if (last && last.end === start) last.end = start + blockSize;
-      else runs.push({ start, end: start + blockSize });
+      if (runs.length > 0 && runs[runs.length - 1] === start) runs[runs.length - 1] = start + blockSize;
+      else runs.push(start, start + blockSize);
     }
   }
-  return { runs, indexes };
+  return pages;
 }
 
 /** Writes file bytes [pos, pos+length) from the page cache to the device at addr, block by block. */
@@ -52,7 +51,7 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
   if (!ctx.dataless) {
     forEachPageSpan(pos, length, (index, from, bytes, done) => {
       const page = inode.pages.get(index);
-      assert(page, 'writeback: dirty page vanished', { index });
+      if (!(page)) assert(false, 'writeback: dirty page vanished', { index });
       // A lazy page's bytes are generated for the device write, the page itself left as it is.
       const bytesOf = from === 0 && bytes === PAGE_SIZE ? page.bytesVia(pageScratch) : page.data.subarray(from, from + bytes);
       ctx.device.write(addr + done, bytesOf);
@@ -118,20 +117,22 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
   if (inode.pages.dirtyCount === 0) return 0;
   const startIndex = Math.floor(startByte / PAGE_SIZE);
   const endIndex = endByte >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(endByte / PAGE_SIZE);
-  const { runs, indexes } = collectDirtyRuns(ctx, inode, startIndex, endIndex);
+  const runs: number[] = [];
+  const pages = collectDirtyRuns(ctx, inode, startIndex, endIndex, runs);
   const ioends = new IoendBuilder(inode, ops, ctx);
   let written = 0;
   let map: Iomap | undefined;
   let failed: { start: number; end: number; unwritten: boolean }[] | undefined;
-  for (const run of runs) {
-    let pos = run.start;
-    while (pos < run.end) {
+  for (let at = 0; at < runs.length; at += 2) {
+    let pos = runs[at]!;
+    const runEnd = runs[at + 1]!;
+    while (pos < runEnd) {
       if (!map || pos < map.offset || pos >= iomapEnd(map)) {
-        map = ops.mapBlocks(inode, pos, run.end - pos);
-        assert(map.offset <= pos && iomapEnd(map) > pos, 'map_blocks did not cover pos', { map, pos });
+        map = ops.mapBlocks(inode, pos, runEnd - pos);
+        if (!(map.offset <= pos && iomapEnd(map) > pos)) assert(false, 'map_blocks did not cover pos', { map, pos });
         assert(map.type !== IomapType.Delalloc, 'map_blocks returned delalloc', map);
       }
-      const length = Math.min(run.end, iomapEnd(map)) - pos;
+      const length = Math.min(runEnd, iomapEnd(map)) - pos;
       if (map.type !== IomapType.Hole) {
         const addr = map.addr + (pos - map.offset);
         const unwritten = map.type === IomapType.Unwritten;
@@ -149,10 +150,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
     }
   }
   ioends.finish();
-  for (const index of indexes) {
-    const page = inode.pages.get(index);
-    if (page) inode.pages.clearDirty(page);
-  }
+  inode.pages.clearDirtyPages(pages);
   if (failed !== undefined) writebackFailed(ctx, inode, failed);
   return written;
 }

@@ -129,14 +129,14 @@ export class InodePages {
   private readonly dirtyIndexes = new Set<number>();
   readonly blocksPerPage: number;
   readonly fullMask: number;
-  /** Called when a page becomes dirty (the VFS keeps its dirty-inode list with it). */
+  /** Called when the first page becomes dirty (the VFS keeps its dirty-inode list with it). */
   onDirty: (() => void) | undefined;
 
   constructor(
     readonly blockSize: number,
     readonly accounting: PageAccounting = new PageAccounting(),
   ) {
-    assert(blockSize >= 512 && blockSize <= PAGE_SIZE && (blockSize & (blockSize - 1)) === 0, 'InodePages: bad block size', { blockSize });
+    if (!(blockSize >= 512 && blockSize <= PAGE_SIZE && (blockSize & (blockSize - 1)) === 0)) assert(false, 'InodePages: bad block size', { blockSize });
     this.blocksPerPage = PAGE_SIZE / blockSize;
     this.fullMask = blockMask(0, this.blocksPerPage);
   }
@@ -171,15 +171,17 @@ export class InodePages {
 
   /** Marks blocks dirty (ifs_set_range_dirty) and the page dirty. */
   markDirty(page: Page, mask: number): void {
-    assert((mask & ~this.fullMask) === 0, 'InodePages.markDirty: mask outside page', { mask });
+    if (!((mask & ~this.fullMask) === 0)) assert(false, 'InodePages.markDirty: mask outside page', { mask });
     if (mask === 0) return;
     // A page is in the dirty set exactly when it has dirty bits (checkValid), so no set lookup is needed.
     const wasClean = page.dirty === 0;
     page.dirty |= mask;
     if (wasClean) {
+      // The VFS lists an inode while it has dirty pages: it only needs telling when the first one appears.
+      const firstDirty = this.dirtyIndexes.size === 0;
       this.dirtyIndexes.add(page.index);
       this.accounting.dirtyPages++;
-      this.onDirty?.();
+      if (firstDirty) this.onDirty?.();
     }
   }
 
@@ -187,6 +189,31 @@ export class InodePages {
   clearDirty(page: Page): void {
     page.dirty = 0;
     if (this.dirtyIndexes.delete(page.index)) this.accounting.dirtyPages--;
+  }
+
+  /**
+   * Clears the dirty bits of `pages` (what a writeback took), skipping any
+   * that left the cache meanwhile. When they are every dirty page, the dirty
+   * set is emptied at once.
+   */
+  clearDirtyPages(pages: readonly Page[]): void {
+    // `pages` are distinct: when they are all still here, dirty, and as many as the dirty set, they are the dirty set.
+    let all = pages.length === this.dirtyIndexes.size;
+    if (all) {
+      for (const page of pages) {
+        if (page.dirty === 0 || this.pages.get(page.index) !== page) {
+          all = false;
+          break;
+        }
+      }
+    }
+    if (!all) {
+      for (const page of pages) if (this.pages.get(page.index) === page) this.clearDirty(page);
+      return;
+    }
+    for (const page of pages) page.dirty = 0;
+    this.accounting.dirtyPages -= this.dirtyIndexes.size;
+    this.dirtyIndexes.clear();
   }
 
   /** Dirty page indexes in [startIndex, endIndex), ascending. */
@@ -264,7 +291,7 @@ export class InodePages {
       next.dirty = page.dirty;
       // A lazy page keeps its bytes: the source offset stays, only the page's place changes.
       if (page.lazy !== undefined) next.setLazy(page.lazy, page.lazyOffset);
-      assert(!this.pages.has(next.index), 'InodePages.shiftPages: pages collide', { index: next.index });
+      if (!(!this.pages.has(next.index))) assert(false, 'InodePages.shiftPages: pages collide', { index: next.index });
       this.pages.set(next.index, next);
       if (next.dirty) this.dirtyIndexes.add(next.index);
     }
@@ -280,10 +307,10 @@ export class InodePages {
   /** Dirty set matches dirty bits; bits stay within the page. O(pages). */
   checkValid(): void {
     for (const [index, page] of this.pages) {
-      assert(page.index === index, 'InodePages: page index mismatch', { index });
-      assert((page.uptodate & ~this.fullMask) === 0 && (page.dirty & ~this.fullMask) === 0, 'InodePages: bits outside page', { index });
-      assert((page.dirty !== 0) === this.dirtyIndexes.has(index), 'InodePages: dirty set out of sync', { index, dirty: page.dirty });
-      assert((page.dirty & ~page.uptodate) === 0, 'InodePages: dirty block not uptodate', { index, page: { u: page.uptodate, d: page.dirty } });
+      if (!(page.index === index)) assert(false, 'InodePages: page index mismatch', { index });
+      if (!((page.uptodate & ~this.fullMask) === 0 && (page.dirty & ~this.fullMask) === 0)) assert(false, 'InodePages: bits outside page', { index });
+      if (!((page.dirty !== 0) === this.dirtyIndexes.has(index))) assert(false, 'InodePages: dirty set out of sync', { index, dirty: page.dirty });
+      if (!((page.dirty & ~page.uptodate) === 0)) assert(false, 'InodePages: dirty block not uptodate', { index, page: { u: page.uptodate, d: page.dirty } });
     }
   }
 }

@@ -490,7 +490,7 @@ export class IntervalMap<V> {
 
   /** Removes [start, end) and returns what was there (clipped), in order. O(log n + k). */
   remove(start: number, end: number): IntervalEntry<V>[] {
-    assert(end >= start, 'IntervalMap.remove: end before start', { start, end });
+    if (!(end >= start)) assert(false, 'IntervalMap.remove: end before start', { start, end });
     if (end === start) return [];
     this.splitAt(start);
     this.splitAt(end);
@@ -501,7 +501,7 @@ export class IntervalMap<V> {
 
   /** remove() without gathering what was removed. O(log n + k). */
   erase(start: number, end: number): void {
-    assert(end >= start, 'IntervalMap.erase: end before start', { start, end });
+    if (!(end >= start)) assert(false, 'IntervalMap.erase: end before start', { start, end });
     if (end === start) return;
     this.splitAt(start);
     this.splitAt(end);
@@ -510,7 +510,7 @@ export class IntervalMap<V> {
 
   /** Sets [start, end) to `value`, replacing what was there, and merges with neighbours. Returns what it replaced. */
   set(start: number, end: number, value: V): IntervalEntry<V>[] {
-    assert(end > start, 'IntervalMap.set: empty interval', { start, end });
+    if (!(end > start)) assert(false, 'IntervalMap.set: empty interval', { start, end });
     if (this.locateExactly(start, end)) {
       const leaf = this.leaves[this.leafIndex]!;
       const removed = [{ start, end, value: leaf.values[this.entryIndex]! }];
@@ -542,7 +542,7 @@ export class IntervalMap<V> {
 
   /** set() without gathering what was replaced. O(log n + k). */
   assign(start: number, end: number, value: V): void {
-    assert(end > start, 'IntervalMap.assign: empty interval', { start, end });
+    if (!(end > start)) assert(false, 'IntervalMap.assign: empty interval', { start, end });
     if (this.locateExactly(start, end)) {
       this.replaceHere(value);
       return;
@@ -648,7 +648,7 @@ export class IntervalMap<V> {
     if (moved.length === 0) return;
     this.truncateFrom(from);
     for (const entry of moved) {
-      assert(entry.start + delta >= 0, 'IntervalMap.shiftFrom: interval moved below 0', { key: entry.start, delta });
+      if (!(entry.start + delta >= 0)) assert(false, 'IntervalMap.shiftFrom: interval moved below 0', { key: entry.start, delta });
       this.put(entry.start + delta, entry.end + delta, entry.value);
     }
     this.mergeAt(moved[0]!.start + delta);
@@ -697,21 +697,21 @@ export class IntervalMap<V> {
     let total = 0;
     const counts = new Int32Array(this.classCounts.length);
     for (const [at, leaf] of this.leaves.entries()) {
-      assert(this.firsts[at] === leaf.starts[0], 'IntervalMap: leaf index out of date', { at, first: this.firsts[at], start: leaf.starts[0] });
-      assert(leaf.count > 0 && leaf.count <= LEAF_MAX && leaf.values.length === leaf.count, 'IntervalMap: bad leaf', { count: leaf.count, values: leaf.values.length });
+      if (!(this.firsts[at] === leaf.starts[0])) assert(false, 'IntervalMap: leaf index out of date', { at, first: this.firsts[at], start: leaf.starts[0] });
+      if (!(leaf.count > 0 && leaf.count <= LEAF_MAX && leaf.values.length === leaf.count)) assert(false, 'IntervalMap: bad leaf', { count: leaf.count, values: leaf.values.length });
       for (let index = 0; index < leaf.count; index++) {
         const start = leaf.starts[index]!;
         const end = leaf.ends[index]!;
-        assert(end > start, 'IntervalMap: empty interval', { start, end });
-        assert(start >= previousEnd, 'IntervalMap: overlapping intervals', { start, previousEnd });
+        if (!(end > start)) assert(false, 'IntervalMap: empty interval', { start, end });
+        if (!(start >= previousEnd)) assert(false, 'IntervalMap: overlapping intervals', { start, previousEnd });
         previousEnd = end;
         if (this.traits.classOf) counts[this.traits.classOf(leaf.values[index]!)]!++;
       }
       total += leaf.count;
     }
-    assert(total === this.count, 'IntervalMap: size does not add up', { total, size: this.count });
+    if (!(total === this.count)) assert(false, 'IntervalMap: size does not add up', { total, size: this.count });
     for (let i = 0; i < counts.length; i++) {
-      assert(counts[i] === this.classCounts[i], 'IntervalMap: class counts do not add up', { class: i, counted: counts[i], kept: this.classCounts[i] });
+      if (!(counts[i] === this.classCounts[i])) assert(false, 'IntervalMap: class counts do not add up', { class: i, counted: counts[i], kept: this.classCounts[i] });
     }
   }
 }

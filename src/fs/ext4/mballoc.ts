@@ -246,7 +246,7 @@ export class Ext4Mballoc {
     if (before && before.logicalStart + before.length <= req.logical) start = Math.max(start, before.logicalStart + before.length);
     if (after) end = Math.min(end, after.logicalStart);
     end = Math.min(end, start + this.geometry.blocksPerGroup - 1);
-    assert(start <= req.logical && end > req.logical, 'ext4 normalize: window lost the request', { start, end, req: req.logical });
+    if (!(start <= req.logical && end > req.logical)) assert(false, 'ext4 normalize: window lost the request', { start, end, req: req.logical });
     return [start, end];
   }
 
@@ -365,7 +365,7 @@ function consumedCount(pa: InodePa): number {
 
 /** Marks [logical, +count) of a PA consumed, keeping the list sorted and merged. O(log k + k). */
 function consume(pa: InodePa, logical: number, count: number): void {
-  assert(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length, 'ext4 PA: consume outside the PA', { pa, logical, count });
+  if (!(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length)) assert(false, 'ext4 PA: consume outside the PA', { pa, logical, count });
   const ranges = pa.consumed;
   let lo = 0;
   let hi = ranges.length;
@@ -379,12 +379,12 @@ function consume(pa: InodePa, logical: number, count: number): void {
   let first = lo;
   if (first > 0 && ranges[first - 1]![1] >= start) {
     first--;
-    assert(ranges[first]![1] <= start, 'ext4 PA: block handed out twice', { pa, logical, count });
+    if (!(ranges[first]![1] <= start)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
     start = ranges[first]![0];
   }
   let last = lo;
   while (last < ranges.length && ranges[last]![0] <= end) {
-    assert(ranges[last]![0] >= logical + count, 'ext4 PA: block handed out twice', { pa, logical, count });
+    if (!(ranges[last]![0] >= logical + count)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
     end = Math.max(end, ranges[last]![1]);
     last++;
   }

@@ -100,6 +100,8 @@ export class Ext4Policy implements FsPolicy {
   private readonly descriptorKeys: string[] = [];
   /** Journal key of each extent-tree leaf block, made once. */
   private readonly extentKeys = new Map<number, string>();
+  /** Scratch extent of lookups on the hot paths (read within the call that filled it). */
+  private readonly scratchExtent: Extent = { startBlock: 0, blockCount: 0, physBlock: -1, state: ExtentState.Delalloc };
 
   readonly bufferedOps: IomapOps = {
     iomapBegin: (inode, pos, length, flags) => {
@@ -230,12 +232,13 @@ export class Ext4Policy implements FsPolicy {
     const blockSize = this.ctx.blockSize;
     const block = Math.floor(pos / blockSize);
     const endBlock = Math.ceil((pos + length) / blockSize);
-    const found = inode.data.lookup(block);
-    if (found.extent) return { iomap: this.toIomap(found.extent) };
+    const found = this.scratchExtent;
+    const holeEndBlock = inode.data.lookupInto(block, found);
+    if (holeEndBlock < 0) return { iomap: this.toIomap(found) };
     if ((flags & IomapOp.Zero) !== 0) return { iomap: this.reportMapping(inode, pos, length) };
     injectEnospc(this.ctx, 'ext4 delalloc reservation');
     // ext4_da_reserve_space works block by block: reserve what fits, so the write comes back short, not failed.
-    const count = Math.min(Math.min(endBlock, found.holeEndBlock) - block, Math.max(0, this.availableBlocks()));
+    const count = Math.min(Math.min(endBlock, holeEndBlock) - block, Math.max(0, this.availableBlocks()));
     this.reserveDelalloc(Math.max(count, 1));
     inode.data.insert(block, count, -1, ExtentState.Delalloc);
     return { iomap: this.toIomap({ startBlock: block, blockCount: count, physBlock: -1, state: ExtentState.Delalloc }, IomapFlag.New) };
@@ -271,7 +274,7 @@ export class Ext4Policy implements FsPolicy {
   /** Releases delalloc reservations (allocation at writeback, punch, truncate). */
   releaseDelalloc(count: number): void {
     this.delallocReserved -= count;
-    assert(this.delallocReserved >= 0, 'ext4: delalloc reservation count went negative', { count });
+    if (!(this.delallocReserved >= 0)) assert(false, 'ext4: delalloc reservation count went negative', { count });
   }
 
   /** Blocks that new reservations may still take. */
@@ -385,11 +388,11 @@ export class Ext4Policy implements FsPolicy {
   private mapBlocks(inode: Inode, pos: number, dirtyLength: number): Iomap {
     const blockSize = this.ctx.blockSize;
     const block = Math.floor(pos / blockSize);
-    const found = inode.data.lookup(block);
-    const extent = found.extent;
+    const holeEndBlock = inode.data.lookupInto(block, this.scratchExtent);
+    const extent = holeEndBlock < 0 ? this.scratchExtent : undefined;
     if (extent && extent.state !== ExtentState.Delalloc) return this.toIomap(extent);
     const runBlocks = Math.ceil(dirtyLength / blockSize);
-    const available = extent ? extent.startBlock + extent.blockCount - block : Math.min(found.holeEndBlock, block + runBlocks) - block;
+    const available = extent ? extent.startBlock + extent.blockCount - block : Math.min(holeEndBlock, block + runBlocks) - block;
     const count = Math.max(1, Math.min(available, runBlocks, EXT4_WRITEBACK_MAX_BLOCKS));
     if (!extent) this.reserveDelalloc(count); // a dirty block with no reservation (should not happen): reserve now
     if (!extent) inode.data.insert(block, count, -1, ExtentState.Delalloc);
@@ -642,8 +645,8 @@ export class Ext4Policy implements FsPolicy {
       assert(start === cursor, start < cursor ? 'ext4: block with two owners' : 'ext4: leaked blocks (no owner)', { start, length, owner, cursor });
       cursor = start + length;
     }
-    assert(cursor === this.geometry.blocksCount, 'ext4: free space does not add up', { cursor, blocks: this.geometry.blocksCount });
-    assert(delalloc === this.delallocReserved, 'ext4: delalloc reservations do not add up', { delalloc, reserved: this.delallocReserved });
+    if (!(cursor === this.geometry.blocksCount)) assert(false, 'ext4: free space does not add up', { cursor, blocks: this.geometry.blocksCount });
+    if (!(delalloc === this.delallocReserved)) assert(false, 'ext4: delalloc reservations do not add up', { delalloc, reserved: this.delallocReserved });
     this.ctx.freeSpace.checkValid();
   }
 }

@@ -29,6 +29,8 @@ export class Page {
   declare lazy: WriteSource | undefined;
   /** The file offset whose source bytes the page holds (the page's own offset unless it was moved). */
   declare lazyOffset: number;
+  /** Where the page sits in its inode's dirty list (-1: not dirty). */
+  declare dirtySlot: number;
 
   constructor(index: number, buffer: Uint8Array) {
     this.index = index;
@@ -37,6 +39,7 @@ export class Page {
     this.dirty = 0;
     this.lazy = undefined;
     this.lazyOffset = 0;
+    this.dirtySlot = -1;
   }
 
   /** The page's bytes (a lazy page is filled in first). */
@@ -126,7 +129,11 @@ export class PageAccounting {
 
 export class InodePages {
   private readonly pages = new Map<number, Page>();
-  private readonly dirtyIndexes = new Set<number>();
+  /**
+   * The dirty pages, in no order (each knows its slot: adding and removing
+   * one is O(1) with no hashing). A page is here exactly when it has dirty bits.
+   */
+  private dirtyList: Page[] = [];
   readonly blocksPerPage: number;
   readonly fullMask: number;
   /** Called when the first page becomes dirty (the VFS keeps its dirty-inode list with it). */
@@ -146,7 +153,31 @@ export class InodePages {
   }
 
   get dirtyCount(): number {
-    return this.dirtyIndexes.size;
+    return this.dirtyList.length;
+  }
+
+  private addDirty(page: Page): void {
+    page.dirtySlot = this.dirtyList.length;
+    this.dirtyList.push(page);
+    this.accounting.dirtyPages++;
+  }
+
+  /** Takes a page off the dirty list (the last one fills its slot). */
+  private removeDirty(page: Page): void {
+    const slot = page.dirtySlot;
+    if (slot < 0) return;
+    const last = this.dirtyList.pop()!;
+    if (last !== page) {
+      this.dirtyList[slot] = last;
+      last.dirtySlot = slot;
+    }
+    page.dirtySlot = -1;
+    this.accounting.dirtyPages--;
+  }
+
+  private isDirtyAt(index: number): boolean {
+    const page = this.pages.get(index);
+    return page !== undefined && page.dirtySlot >= 0;
   }
 
   get(index: number): Page | undefined {
@@ -178,9 +209,8 @@ export class InodePages {
     page.dirty |= mask;
     if (wasClean) {
       // The VFS lists an inode while it has dirty pages: it only needs telling when the first one appears.
-      const firstDirty = this.dirtyIndexes.size === 0;
-      this.dirtyIndexes.add(page.index);
-      this.accounting.dirtyPages++;
+      const firstDirty = this.dirtyList.length === 0;
+      this.addDirty(page);
       if (firstDirty) this.onDirty?.();
     }
   }
@@ -188,7 +218,7 @@ export class InodePages {
   /** Clears the dirty bits of a page (writeback took it). */
   clearDirty(page: Page): void {
     page.dirty = 0;
-    if (this.dirtyIndexes.delete(page.index)) this.accounting.dirtyPages--;
+    this.removeDirty(page);
   }
 
   /**
@@ -198,7 +228,7 @@ export class InodePages {
    */
   clearDirtyPages(pages: readonly Page[]): void {
     // `pages` are distinct: when they are all still here, dirty, and as many as the dirty set, they are the dirty set.
-    let all = pages.length === this.dirtyIndexes.size;
+    let all = pages.length === this.dirtyList.length;
     if (all) {
       for (const page of pages) {
         if (page.dirty === 0 || this.pages.get(page.index) !== page) {
@@ -211,24 +241,27 @@ export class InodePages {
       for (const page of pages) if (this.pages.get(page.index) === page) this.clearDirty(page);
       return;
     }
-    for (const page of pages) page.dirty = 0;
-    this.accounting.dirtyPages -= this.dirtyIndexes.size;
-    this.dirtyIndexes.clear();
+    for (const page of pages) {
+      page.dirty = 0;
+      page.dirtySlot = -1;
+    }
+    this.accounting.dirtyPages -= this.dirtyList.length;
+    this.dirtyList.length = 0;
   }
 
   /** Dirty page indexes in [startIndex, endIndex), ascending. */
   dirtyIndexesIn(startIndex: number, endIndex: number): number[] {
-    const dirty = this.dirtyIndexes;
-    if (endIndex - startIndex <= dirty.size) {
+    const dirty = this.dirtyList;
+    if (endIndex - startIndex <= dirty.length) {
       // A range smaller than the dirty set (a sync write's range): probe it in order.
       const out: number[] = [];
-      for (let index = startIndex; index < endIndex; index++) if (dirty.has(index)) out.push(index);
+      for (let index = startIndex; index < endIndex; index++) if (this.isDirtyAt(index)) out.push(index);
       return out;
     }
     // Sorted as numbers in a typed array: much cheaper than Array.sort with a comparator.
-    const sorted = new Float64Array(dirty.size);
+    const sorted = new Float64Array(dirty.length);
     let count = 0;
-    for (const index of dirty) if (index >= startIndex && index < endIndex) sorted[count++] = index;
+    for (const page of dirty) if (page.index >= startIndex && page.index < endIndex) sorted[count++] = page.index;
     const view = sorted.subarray(0, count).sort();
     const out = new Array<number>(count);
     for (let at = 0; at < count; at++) out[at] = view[at]!;
@@ -237,12 +270,12 @@ export class InodePages {
 
   /** Whether any page in [startIndex, endIndex) is dirty. */
   hasDirtyIn(startIndex: number, endIndex: number): boolean {
-    if (this.dirtyIndexes.size === 0) return false;
-    if (endIndex - startIndex < this.dirtyIndexes.size) {
-      for (let i = startIndex; i < endIndex; i++) if (this.dirtyIndexes.has(i)) return true;
+    if (this.dirtyList.length === 0) return false;
+    if (endIndex - startIndex < this.dirtyList.length) {
+      for (let i = startIndex; i < endIndex; i++) if (this.isDirtyAt(i)) return true;
       return false;
     }
-    for (const index of this.dirtyIndexes) if (index >= startIndex && index < endIndex) return true;
+    for (const page of this.dirtyList) if (page.index >= startIndex && page.index < endIndex) return true;
     return false;
   }
 
@@ -261,7 +294,7 @@ export class InodePages {
     this.pages.delete(index);
     this.accounting.giveBuffer(page.buffer);
     this.accounting.pages--;
-    if (this.dirtyIndexes.delete(index)) this.accounting.dirtyPages--;
+    this.removeDirty(page);
   }
 
   /** Drops clean pages only (invalidate_mapping_pages); returns how many were dropped. */
@@ -283,7 +316,7 @@ export class InodePages {
     const moved = [...this.pages.values()].filter((page) => page.index >= fromIndex);
     for (const page of moved) {
       this.pages.delete(page.index);
-      this.dirtyIndexes.delete(page.index);
+      this.removeDirty(page);
     }
     for (const page of moved) {
       const next = new Page(page.index + deltaPages, page.buffer);
@@ -291,25 +324,30 @@ export class InodePages {
       next.dirty = page.dirty;
       // A lazy page keeps its bytes: the source offset stays, only the page's place changes.
       if (page.lazy !== undefined) next.setLazy(page.lazy, page.lazyOffset);
-      if (!(!this.pages.has(next.index))) assert(false, 'InodePages.shiftPages: pages collide', { index: next.index });
+      if (this.pages.has(next.index)) assert(false, 'InodePages.shiftPages: pages collide', { index: next.index });
       this.pages.set(next.index, next);
-      if (next.dirty) this.dirtyIndexes.add(next.index);
+      if (next.dirty) this.addDirty(next);
     }
   }
 
   clear(): void {
     this.accounting.pages -= this.pages.size;
-    this.accounting.dirtyPages -= this.dirtyIndexes.size;
+    this.accounting.dirtyPages -= this.dirtyList.length;
+    for (const page of this.dirtyList) page.dirtySlot = -1;
     this.pages.clear();
-    this.dirtyIndexes.clear();
+    this.dirtyList = [];
   }
 
   /** Dirty set matches dirty bits; bits stay within the page. O(pages). */
   checkValid(): void {
+    for (const [slot, page] of this.dirtyList.entries()) {
+      if (page.dirtySlot !== slot || this.pages.get(page.index) !== page) assert(false, 'InodePages: dirty list out of sync', { slot, index: page.index });
+    }
     for (const [index, page] of this.pages) {
       if (!(page.index === index)) assert(false, 'InodePages: page index mismatch', { index });
       if (!((page.uptodate & ~this.fullMask) === 0 && (page.dirty & ~this.fullMask) === 0)) assert(false, 'InodePages: bits outside page', { index });
-      if (!((page.dirty !== 0) === this.dirtyIndexes.has(index))) assert(false, 'InodePages: dirty set out of sync', { index, dirty: page.dirty });
+      const listed = page.dirtySlot >= 0 && this.dirtyList[page.dirtySlot] === page;
+      if ((page.dirty !== 0) !== listed) assert(false, 'InodePages: dirty set out of sync', { index, dirty: page.dirty, slot: page.dirtySlot });
       if (!((page.dirty & ~page.uptodate) === 0)) assert(false, 'InodePages: dirty block not uptodate', { index, page: { u: page.uptodate, d: page.dirty } });
     }
   }

@@ -21,7 +21,11 @@ const HEAD = 0;
 const TAIL = 1;
 const ERROR = 2;
 const STOP = 3;
-const CONTROL_WORDS = 4;
+/** 1 while the worker sleeps (or is about to) waiting for HEAD to move. */
+const SLEEPING = 4;
+const CONTROL_WORDS = 5;
+/** A sleeping worker is woken once this many records wait (or at once by drain() or a full ring): one futex wake per batch, not per write. */
+const WAKE_BATCH = 64;
 /** Records in flight at most (each a pwrite). */
 const RECORD_SLOTS = 8192;
 /** Bytes in flight at most. */
@@ -47,7 +51,10 @@ for (;;) {
   const head = Atomics.load(c, ${HEAD});
   if (tail === head) {
     if (Atomics.load(c, ${STOP}) !== 0) break;
-    Atomics.wait(c, ${HEAD}, head);
+    // Say so before sleeping, then look again: a record published meanwhile is seen here or wakes the wait.
+    Atomics.store(c, ${SLEEPING}, 1);
+    if (Atomics.load(c, ${HEAD}) === head && Atomics.load(c, ${STOP}) === 0) Atomics.wait(c, ${HEAD}, head);
+    Atomics.store(c, ${SLEEPING}, 0);
     continue;
   }
   if (Atomics.load(c, ${ERROR}) === 0) {
@@ -141,6 +148,7 @@ export class WriteBehind {
     for (;;) {
       const tail = Atomics.load(this.control, TAIL);
       if (this.head - tail < RECORD_SLOTS && !this.ringBusy(tail, offset, offset + capacity)) break;
+      this.wake();
       Atomics.wait(this.control, TAIL, tail, 1000);
       this.throwIfFailed();
     }
@@ -162,7 +170,12 @@ export class WriteBehind {
     this.reservedBytes = 0;
     this.head++;
     Atomics.store(this.control, HEAD, this.head);
-    Atomics.notify(this.control, HEAD);
+    if (this.head - Atomics.load(this.control, TAIL) >= WAKE_BATCH) this.wake();
+  }
+
+  /** Wakes the worker if it sleeps. */
+  private wake(): void {
+    if (Atomics.load(this.control, SLEEPING) !== 0) Atomics.notify(this.control, HEAD);
   }
 
   /** Whether a record not yet written (from `tail`) uses bytes of [from, to) of the ring. Records sit in ring order, so only the oldest can. */
@@ -181,6 +194,7 @@ export class WriteBehind {
     for (;;) {
       const tail = Atomics.load(this.control, TAIL);
       if (tail === this.head) break;
+      this.wake();
       Atomics.wait(this.control, TAIL, tail, 1000);
     }
     this.throwIfFailed();
@@ -205,6 +219,7 @@ export class WriteBehind {
     for (;;) {
       const tail = Atomics.load(this.control, TAIL);
       if (tail === this.head || Atomics.load(this.control, ERROR) !== 0) break;
+      this.wake();
       Atomics.wait(this.control, TAIL, tail, 1000);
     }
     Atomics.store(this.control, STOP, 1);

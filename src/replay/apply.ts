@@ -23,6 +23,8 @@ export interface ReplayState {
   vfs: Vfs;
   /** "pid:fd" -> handle. */
   handles: Map<string, Handle>;
+  /** The handle the last fd lookup found (cleared whenever `handles` changes). */
+  lastHandle?: { pid: number | undefined; fd: number; handle: Handle };
   opCounts: Record<string, number>;
   opsTotal: number;
   errors: OpErrorRecord[];
@@ -62,8 +64,12 @@ export function openFlagsOf(state: ReplayState, op: TraceOp): OpenFlags | undefi
 }
 
 function handleOf(state: ReplayState, pid: number | undefined, fd: number): Handle {
+  // Runs of ops on one fd (most traces): the last answer stands until an open or close changes the table.
+  const last = state.lastHandle;
+  if (last !== undefined && last.fd === fd && last.pid === pid) return last.handle;
   const handle = state.handles.get(fdKey(pid, fd));
   if (!handle) throw new ErrnoError(Errno.EBADF, `fd ${fd} is not open`);
+  state.lastHandle = { pid, fd, handle };
   return handle;
 }
 
@@ -209,11 +215,13 @@ export function applyOp(state: ReplayState, op: TraceOp): void {
       const previous = state.handles.get(fdKey(op.pid, op.fd));
       if (previous && !previous.closed) vfs.close(previous);
       state.handles.set(fdKey(op.pid, op.fd), handle);
+      state.lastHandle = undefined;
       return;
     }
     case 'close': {
       const handle = handleOf(state, op.pid, op.fd);
       state.handles.delete(fdKey(op.pid, op.fd));
+      state.lastHandle = undefined;
       vfs.close(handle);
       return;
     }

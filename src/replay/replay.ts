@@ -268,6 +268,7 @@ export function finish(state: ReplayState, interrupted = false): void {
   const body = (): void => {
     for (const [key, handle] of [...state.handles]) {
       state.handles.delete(key);
+      state.lastHandle = undefined;
       if (!handle.closed) state.vfs.close(handle);
     }
     if (state.options.finalSync && !interrupted) state.vfs.syncAll();

@@ -23,6 +23,12 @@ export interface IntervalTraits<V> {
   sliceValue(value: V, start: number, cutAt: number): V;
   /** Whether [leftStart,leftEnd)=left and [leftEnd,rightEnd)=right may become one interval. */
   canMerge(left: V, leftStart: number, leftEnd: number, right: V, rightEnd: number): boolean;
+  /**
+   * Optional: a number per value such that values that may merge have equal
+   * keys. Kept beside the bounds, it spares canMerge calls (and loading the
+   * neighbour's value) for neighbours that cannot merge.
+   */
+  mergeKey?(value: V): number;
   /** Optional: a small class number (0..classCount-1) per value; the map keeps a count of intervals per class. */
   classOf?(value: V): number;
   classCount?: number;
@@ -40,11 +46,14 @@ class Leaf<V> {
   count = 0;
   starts: Float64Array;
   ends: Float64Array;
+  /** traits.mergeKey of each value (0 without the trait). */
+  keys: Float64Array;
   values: V[] = [];
 
   constructor(capacity: number) {
     this.starts = new Float64Array(capacity);
     this.ends = new Float64Array(capacity);
+    this.keys = new Float64Array(capacity);
   }
 
   /** Makes room for `needed` entries (at most LEAF_MAX). */
@@ -53,22 +62,26 @@ class Leaf<V> {
     const capacity = Math.min(LEAF_MAX, Math.max(needed, this.starts.length * 2));
     const starts = new Float64Array(capacity);
     const ends = new Float64Array(capacity);
+    const keys = new Float64Array(capacity);
     starts.set(this.starts.subarray(0, this.count));
     ends.set(this.ends.subarray(0, this.count));
+    keys.set(this.keys.subarray(0, this.count));
     this.starts = starts;
     this.ends = ends;
+    this.keys = keys;
   }
 
   /** Opens a slot at `index` (entries from it move right by one). */
   openSlot(index: number): void {
     this.reserve(this.count + 1);
     const count = this.count;
-    const { starts, ends, values } = this;
+    const { starts, ends, keys, values } = this;
     // By hand: for the short moves of a leaf, a loop costs less than copyWithin() and splice() calls.
     values.push(undefined as V);
     for (let at = count; at > index; at--) {
       starts[at] = starts[at - 1]!;
       ends[at] = ends[at - 1]!;
+      keys[at] = keys[at - 1]!;
       values[at] = values[at - 1]!;
     }
     this.count = count + 1;
@@ -77,11 +90,12 @@ class Leaf<V> {
   /** Drops entries [from, to). */
   deleteSpan(from: number, to: number): void {
     const count = this.count;
-    const { starts, ends, values } = this;
+    const { starts, ends, keys, values } = this;
     const removed = to - from;
     for (let at = from; at + removed < count; at++) {
       starts[at] = starts[at + removed]!;
       ends[at] = ends[at + removed]!;
+      keys[at] = keys[at + removed]!;
       values[at] = values[at + removed]!;
     }
     values.length = count - removed;
@@ -112,6 +126,10 @@ export class IntervalMap<V> {
   /** Number of intervals whose value is of class `valueClass`. O(1). */
   countOfClass(valueClass: number): number {
     return this.classCounts[valueClass] ?? 0;
+  }
+
+  private keyOf(value: V): number {
+    return this.traits.mergeKey === undefined ? 0 : this.traits.mergeKey(value);
   }
 
   private counted(value: V, delta: number): void {
@@ -249,6 +267,7 @@ export class IntervalMap<V> {
     leaf.openSlot(index);
     leaf.starts[index] = start;
     leaf.ends[index] = end;
+    leaf.keys[index] = this.keyOf(value);
     leaf.values[index] = value;
     this.entryIndex = index;
     this.count++;
@@ -264,6 +283,7 @@ export class IntervalMap<V> {
     const right = new Leaf<V>(LEAF_MAX);
     right.starts.set(leaf.starts.subarray(keep, leaf.count));
     right.ends.set(leaf.ends.subarray(keep, leaf.count));
+    right.keys.set(leaf.keys.subarray(keep, leaf.count));
     right.values = leaf.values.splice(keep, moved);
     right.count = moved;
     leaf.count = keep;
@@ -298,6 +318,7 @@ export class IntervalMap<V> {
     left.reserve(left.count + right.count);
     left.starts.set(right.starts.subarray(0, right.count), left.count);
     left.ends.set(right.ends.subarray(0, right.count), left.count);
+    left.keys.set(right.keys.subarray(0, right.count), left.count);
     for (let index = 0; index < right.count; index++) left.values.push(right.values[index]!);
     left.count += right.count;
     this.leaves.splice(leftIndex + 1, 1);
@@ -536,6 +557,7 @@ export class IntervalMap<V> {
     const leaf = this.leaves[this.leafIndex]!;
     this.counted(leaf.values[this.entryIndex]!, -1);
     leaf.values[this.entryIndex] = value;
+    leaf.keys[this.entryIndex] = this.keyOf(value);
     this.counted(value, 1);
     this.mergeHere();
   }
@@ -594,12 +616,14 @@ export class IntervalMap<V> {
     let start = leaf.starts[this.entryIndex]!;
     const end = leaf.ends[this.entryIndex]!;
     let value = leaf.values[this.entryIndex]!;
+    // Values that may merge have equal keys (the left one's, if they merge, is the same).
+    const key = leaf.keys[this.entryIndex]!;
     if (this.stepBack()) {
       const left = this.leaves[this.leafIndex]!;
       const leftIndex = this.entryIndex;
       const leftStart = left.starts[leftIndex]!;
       const leftValue = left.values[leftIndex]!;
-      if (left.ends[leftIndex] === start && this.traits.canMerge(leftValue, leftStart, start, value, end)) {
+      if (left.ends[leftIndex] === start && left.keys[leftIndex] === key && this.traits.canMerge(leftValue, leftStart, start, value, end)) {
         left.ends[leftIndex] = end;
         this.stepForward();
         this.deleteHere();
@@ -617,7 +641,7 @@ export class IntervalMap<V> {
     const right = this.leaves[this.leafIndex]!;
     const rightIndex = this.entryIndex;
     const rightEnd = right.ends[rightIndex]!;
-    if (right.starts[rightIndex] !== end || !this.traits.canMerge(value, start, end, right.values[rightIndex]!, rightEnd)) return;
+    if (right.starts[rightIndex] !== end || right.keys[rightIndex] !== key || !this.traits.canMerge(value, start, end, right.values[rightIndex]!, rightEnd)) return;
     const rightValue = right.values[rightIndex]!;
     leaf.ends[here] = rightEnd;
     this.deleteHere();
@@ -679,6 +703,7 @@ export class IntervalMap<V> {
       const leaf = this.leaves[this.leafIndex]!;
       leaf.ends[this.entryIndex] = end;
       leaf.values[this.entryIndex] = value;
+      leaf.keys[this.entryIndex] = this.keyOf(value);
       return;
     }
     this.insertAfterHere(start, end, value);
@@ -706,6 +731,7 @@ export class IntervalMap<V> {
         if (!(start >= previousEnd)) assert(false, 'IntervalMap: overlapping intervals', { start, previousEnd });
         previousEnd = end;
         if (this.traits.classOf) counts[this.traits.classOf(leaf.values[index]!)]!++;
+        if (leaf.keys[index] !== this.keyOf(leaf.values[index]!)) assert(false, 'IntervalMap: merge key out of date', { start, key: leaf.keys[index] });
       }
       total += leaf.count;
     }

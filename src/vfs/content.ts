@@ -28,6 +28,8 @@ export class ContentMap {
   private readonly map = new IntervalMap<ContentSource>({
     sliceValue: (value) => value,
     canMerge: (left, _leftStart, _leftEnd, right) => sameContentSource(left, right),
+    // Equal sources have equal keys: the write sequence number, or the fill byte below zero.
+    mergeKey: (value) => (value.kind === 'gen' ? value.seq : value.kind === 'fill' ? -1 - value.byte : -1000),
   });
 
   /** Records that [offset, offset+length) now holds `source`. */

@@ -20,6 +20,8 @@ const traits: IntervalTraits<Run> = {
   sliceValue: (value, start, cutAt) => ({ tag: value.tag, base: value.base + (cutAt - start) }),
   canMerge: (left, leftStart, leftEnd, right, rightEnd) =>
     left.tag === right.tag && left.base + (leftEnd - leftStart) === right.base && rightEnd - leftStart <= MAX_MERGED,
+  // Merging needs equal tags: the map may skip canMerge when the tags differ.
+  mergeKey: (value) => value.tag,
   classOf: (value) => value.tag,
   classCount: 3,
 };

@@ -9,7 +9,17 @@ export interface BlockDevice {
   read(addrBytes: number, dst: Uint8Array): void;
   /** Writes src at addrBytes. */
   write(addrBytes: number, src: Uint8Array): void;
+  /**
+   * Optional: writes `length` bytes at addrBytes that `source` gives for source
+   * offset `sourceOffset` on (a generated payload or a fill byte), without
+   * them being made here: what write() of copyFromSource's bytes would do.
+   * Returns false when the device cannot now (the caller then writes the bytes).
+   */
+  writeGenerated?(addrBytes: number, length: number, source: GeneratedSource, sourceOffset: number): boolean;
 }
+
+/** The sources writeGenerated takes (the lazy page sources of the page cache). */
+export type GeneratedSource = { kind: 'gen'; ino: number; seq: number } | { kind: 'fill'; byte: number };
 
 /**
  * A device in memory, sparse by 64 KiB chunks. Never-written bytes read as

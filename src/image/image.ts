@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { BlockDevice } from '../device/blockdev.js';
+import type { BlockDevice, GeneratedSource } from '../device/blockdev.js';
 import { assert } from '../util/assert.js';
 import { ImageError } from '../util/errors.js';
 import { BodyDecodeError, decodeMetadata, encodeMetadata } from './codec.js';
@@ -329,6 +329,29 @@ export class ImageFile implements BlockDevice {
       this.gatherLengthBytes += src.length;
     }
     this.bytesWritten += src.length;
+  }
+
+  /**
+   * BlockDevice.writeGenerated: with a write-behind worker running, the bytes
+   * are queued as a description and made by the worker (joined with the
+   * contiguous ones after them into one pwrite); without one, false.
+   */
+  writeGenerated(addrBytes: number, length: number, source: GeneratedSource, sourceOffset: number): boolean {
+    const writer = this.writeBehind;
+    if (writer === undefined || length > WRITE_GATHER_BYTES_MAX) return false;
+    assert(this.writable && !this.metadataOnly, 'generated write to an image that takes no data', { path: this.path, addrBytes });
+    const fd = this.checkDataRange(addrBytes, length);
+    this.flushGathered();
+    try {
+      if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, length);
+      this.dataWrites++;
+      const position = this.current.dataOffset + addrBytes;
+      writer.submitGenerated(position, length, source, sourceOffset);
+    } catch (error) {
+      throw ioError(this.path, `cannot write ${length} bytes at device address ${addrBytes}`, error);
+    }
+    this.bytesWritten += length;
+    return true;
   }
 
   /** Gathered and queued writes reach the file (before it is read, committed or closed). */

@@ -52,8 +52,10 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
     forEachPageSpan(pos, length, (index, from, bytes, done) => {
       const page = inode.pages.get(index);
       if (!(page)) assert(false, 'writeback: dirty page vanished', { index });
-      // A lazy page's bytes are generated for the device write, the page itself left as it is.
-      const bytesOf = from === 0 && bytes === PAGE_SIZE ? page.bytesVia(pageScratch) : page.data.subarray(from, from + bytes);
+      // A lazy page's bytes are generated for the device write (by the device when it can), the page left as it is.
+      const lazy = from === 0 && bytes === PAGE_SIZE ? page.lazy : undefined;
+      if (lazy !== undefined && (lazy.kind === 'gen' || lazy.kind === 'fill') && ctx.device.writeGenerated?.(addr + done, PAGE_SIZE, lazy, page.lazyOffset) === true) return;
+      const bytesOf = lazy !== undefined ? page.bytesVia(pageScratch) : page.data.subarray(from, from + bytes);
       ctx.device.write(addr + done, bytesOf);
     });
   }

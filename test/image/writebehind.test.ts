@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ImageFile } from '../../src/image/image.js';
+import { fillPayload } from '../../src/image/payload.js';
 import { WriteBehind, WriteBehindError } from '../../src/image/writebehind.js';
 import { ImageError } from '../../src/util/errors.js';
 import { Prng } from '../../src/util/prng.js';
@@ -60,6 +61,47 @@ describe('WriteBehind', () => {
       }
       writer.drain();
       expect(writer.pending).toBe(0);
+    } finally {
+      writer.close();
+    }
+    const onDisk = new Uint8Array(size);
+    fs.readSync(fd, onDisk, 0, size, 0);
+    fs.closeSync(fd);
+    expect(Buffer.compare(onDisk, shadow)).toBe(0);
+  });
+
+  it('makes generated and fill records with the payload rule, in order with byte records, joined or not', () => {
+    const file = path.join(dir, 'gen.bin');
+    const fd = fs.openSync(file, 'w+');
+    const size = 4 << 20;
+    const shadow = new Uint8Array(size);
+    const prng = new Prng(11);
+    const writer = new WriteBehind(fd);
+    try {
+      let position = 0;
+      for (let index = 0; index < 3000; index++) {
+        // Mostly runs of contiguous records (the worker joins them), sometimes a jump back over earlier ones.
+        const length = prng.nextInt(3) === 0 ? 1 + prng.nextInt(5000) : 4096;
+        if (prng.nextInt(8) === 0 || position + length > size) position = prng.nextInt(size - length);
+        const expected = new Uint8Array(length);
+        const choice = prng.nextInt(3);
+        if (choice === 0) {
+          const source = { kind: 'gen' as const, ino: 12 + prng.nextInt(3), seq: 1 + prng.nextInt(1 << 30) };
+          const sourceOffset = prng.nextInt(2) === 0 ? position : prng.nextInt(1 << 30);
+          fillPayload(expected, source.ino, source.seq, sourceOffset);
+          writer.submitGenerated(position, length, source, sourceOffset);
+        } else if (choice === 1) {
+          const byte = prng.nextInt(256);
+          expected.fill(byte);
+          writer.submitGenerated(position, length, { kind: 'fill', byte }, 0);
+        } else {
+          expected.set(filled(length, index));
+          writer.submit(position, expected);
+        }
+        shadow.set(expected, position);
+        position += length;
+      }
+      writer.drain();
     } finally {
       writer.close();
     }
@@ -171,6 +213,26 @@ describe('an image whose data writes go through the worker', () => {
     } finally {
       reopened.close();
     }
+  });
+
+  it('generated writes are queued as descriptions once the worker runs (before that the caller writes the bytes)', () => {
+    const file = path.join(dir, 'gen.img');
+    const image = ImageFile.create(file, { blockSize, deviceSize, policy: 'ext4', seed: 1 }, { force: false });
+    const source = { kind: 'gen' as const, ino: 12, seq: 7 };
+    expect(image.writeGenerated(0, blockSize, source, 0)).toBe(false);
+    image.writeBehindAfterWrites = 0;
+    image.write(0, filled(blockSize, 1));
+    image.write(4 * blockSize, filled(blockSize, 2)); // flushes the first: the worker starts
+    const shadow = new Uint8Array(deviceSize);
+    shadow.set(filled(blockSize, 1), 0);
+    shadow.set(filled(blockSize, 2), 4 * blockSize);
+    // Over the gathered write at block 4 (it must land first), then a contiguous run of three.
+    for (const block of [4, 5, 6, 7]) {
+      expect(image.writeGenerated(block * blockSize, blockSize, source, block * blockSize)).toBe(true);
+      fillPayload(shadow.subarray(block * blockSize, (block + 1) * blockSize), source.ino, source.seq, block * blockSize);
+    }
+    expect(Buffer.compare(readAll(image), shadow)).toBe(0);
+    image.close();
   });
 
   it('a write the worker cannot make fails the next commit with an image I/O error', () => {

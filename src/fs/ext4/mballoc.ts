@@ -25,8 +25,8 @@ export interface InodePa {
   logicalStart: number;
   physStart: number;
   length: number;
-  /** Logical blocks of the PA already handed to the file, as sorted disjoint [start, end) pairs. */
-  consumed: [number, number][];
+  /** Logical blocks of the PA already handed to the file, as sorted disjoint [start, end) pairs, flat: start0, end0, start1, end1, ... */
+  consumed: number[];
   /** Sum of the consumed ranges' lengths. */
   consumedBlocks: number;
 }
@@ -163,8 +163,8 @@ export class Ext4Mballoc {
     const pa = req.pas.containing(req.logical);
     if (!pa || isConsumed(pa, req.logical)) return undefined;
     let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
-    const next = pa.consumed[firstRangeAfter(pa, req.logical)];
-    if (next) count = Math.min(count, next[0] - req.logical);
+    const next = firstRangeAfter(pa, req.logical);
+    if (next < pa.consumed.length) count = Math.min(count, pa.consumed[next]! - req.logical);
     req.pas.consume(pa, req.logical, count);
     return { physBlock: pa.physStart + (req.logical - pa.logicalStart), blockCount: count };
   }
@@ -305,11 +305,7 @@ export class Ext4Mballoc {
   /** ext4_discard_preallocations: give a PA's unused blocks back. */
   discardInodePas(pas: InodePaList): void {
     for (const pa of pas.values()) {
-      let cursor = pa.logicalStart;
-      for (const [start, end] of [...pa.consumed, [pa.logicalStart + pa.length, pa.logicalStart + pa.length] as [number, number]]) {
-        if (start > cursor) this.free.free(pa.physStart + (cursor - pa.logicalStart), start - cursor);
-        cursor = Math.max(cursor, end);
-      }
+      forEachUnconsumed(pa, (logical, count) => this.free.free(pa.physStart + (logical - pa.logicalStart), count));
     }
     pas.clear();
   }
@@ -326,11 +322,7 @@ export class Ext4Mballoc {
     for (const pa of this.groupPas) if (pa.used < pa.length) runs.push([pa.physStart + pa.used, pa.length - pa.used]);
     for (const list of pas) {
       for (const pa of list.values()) {
-        let cursor = pa.logicalStart;
-        for (const [start, end] of [...pa.consumed, [pa.logicalStart + pa.length, 0] as [number, number]]) {
-          if (start > cursor) runs.push([pa.physStart + (cursor - pa.logicalStart), start - cursor]);
-          cursor = Math.max(cursor, end);
-        }
+        forEachUnconsumed(pa, (logical, count) => runs.push([pa.physStart + (logical - pa.logicalStart), count]));
       }
     }
     return runs;
@@ -341,22 +333,34 @@ function alignDown(value: number, alignment: number): number {
   return Math.floor(value / alignment) * alignment;
 }
 
-/** Index of the first consumed range that starts after `logical`. O(log k). */
+/** The runs of a PA not handed out yet, in order: visit(first logical block, count). */
+function forEachUnconsumed(pa: InodePa, visit: (logical: number, count: number) => void): void {
+  const ranges = pa.consumed;
+  let cursor = pa.logicalStart;
+  for (let at = 0; at < ranges.length; at += 2) {
+    if (ranges[at]! > cursor) visit(cursor, ranges[at]! - cursor);
+    cursor = Math.max(cursor, ranges[at + 1]!);
+  }
+  const end = pa.logicalStart + pa.length;
+  if (end > cursor) visit(cursor, end - cursor);
+}
+
+/** Position (in the flat list) of the first consumed range that starts after `logical`. O(log k). */
 function firstRangeAfter(pa: InodePa, logical: number): number {
   const ranges = pa.consumed;
   let lo = 0;
-  let hi = ranges.length;
+  let hi = ranges.length >>> 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (ranges[mid]![0] <= logical) lo = mid + 1;
+    if (ranges[mid * 2]! <= logical) lo = mid + 1;
     else hi = mid;
   }
-  return lo;
+  return lo * 2;
 }
 
 function isConsumed(pa: InodePa, logical: number): boolean {
-  const before = pa.consumed[firstRangeAfter(pa, logical) - 1];
-  return before !== undefined && logical < before[1];
+  const after = firstRangeAfter(pa, logical);
+  return after > 0 && logical < pa.consumed[after - 1]!;
 }
 
 function consumedCount(pa: InodePa): number {
@@ -367,27 +371,28 @@ function consumedCount(pa: InodePa): number {
 function consume(pa: InodePa, logical: number, count: number): void {
   if (!(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length)) assert(false, 'ext4 PA: consume outside the PA', { pa, logical, count });
   const ranges = pa.consumed;
+  // Pairs are indexed by pair number here; ranges[2 * i] and ranges[2 * i + 1] are pair i.
   let lo = 0;
-  let hi = ranges.length;
+  let hi = ranges.length >>> 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (ranges[mid]![0] < logical) lo = mid + 1;
+    if (ranges[mid * 2]! < logical) lo = mid + 1;
     else hi = mid;
   }
   let start = logical;
   let end = logical + count;
   let first = lo;
-  if (first > 0 && ranges[first - 1]![1] >= start) {
+  if (first > 0 && ranges[first * 2 - 1]! >= start) {
     first--;
-    if (!(ranges[first]![1] <= start)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
-    start = ranges[first]![0];
+    if (!(ranges[first * 2 + 1]! <= start)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
+    start = ranges[first * 2]!;
   }
   let last = lo;
-  while (last < ranges.length && ranges[last]![0] <= end) {
-    if (!(ranges[last]![0] >= logical + count)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
-    end = Math.max(end, ranges[last]![1]);
+  while (last * 2 < ranges.length && ranges[last * 2]! <= end) {
+    if (!(ranges[last * 2]! >= logical + count)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
+    end = Math.max(end, ranges[last * 2 + 1]!);
     last++;
   }
-  ranges.splice(first, last - first, [start, end]);
+  ranges.splice(first * 2, (last - first) * 2, start, end);
   pa.consumedBlocks += count;
 }

@@ -34,15 +34,31 @@ function filled(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
+/**
+ * Runs `body` with a writer over a new file of `size` bytes and a shadow of
+ * what the file must hold, then drains, stops the writer and compares.
+ */
+function checkAgainstShadow(size: number, seed: number, body: (writer: WriteBehind, shadow: Uint8Array, prng: Prng) => void): void {
+  const fd = fs.openSync(path.join(dir, `shadow-${seed}.bin`), 'w+');
+  const shadow = new Uint8Array(size);
+  const writer = new WriteBehind(fd);
+  try {
+    body(writer, shadow, new Prng(seed));
+    writer.drain();
+    expect(writer.pending).toBe(0);
+  } finally {
+    writer.close();
+  }
+  const onDisk = new Uint8Array(size);
+  fs.readSync(fd, onDisk, 0, size, 0);
+  fs.closeSync(fd);
+  expect(Buffer.compare(onDisk, shadow)).toBe(0);
+}
+
 describe('WriteBehind', () => {
   it('writes overlapping records in submission order, across many ring wraps', () => {
-    const file = path.join(dir, 'ring.bin');
-    const fd = fs.openSync(file, 'w+');
     const size = 8 << 20;
-    const shadow = new Uint8Array(size);
-    const prng = new Prng(7);
-    const writer = new WriteBehind(fd);
-    try {
+    checkAgainstShadow(size, 7, (writer, shadow, prng) => {
       // ~100 MiB through a 32 MiB ring: lengths from 1 byte to 1 MiB at random (often overlapping) offsets.
       let total = 0;
       for (let index = 0; total < 100 << 20; index++) {
@@ -59,25 +75,12 @@ describe('WriteBehind', () => {
         shadow.set(src, position);
         total += length;
       }
-      writer.drain();
-      expect(writer.pending).toBe(0);
-    } finally {
-      writer.close();
-    }
-    const onDisk = new Uint8Array(size);
-    fs.readSync(fd, onDisk, 0, size, 0);
-    fs.closeSync(fd);
-    expect(Buffer.compare(onDisk, shadow)).toBe(0);
+    });
   });
 
   it('makes generated and fill records with the payload rule, in order with byte records, joined or not', () => {
-    const file = path.join(dir, 'gen.bin');
-    const fd = fs.openSync(file, 'w+');
     const size = 4 << 20;
-    const shadow = new Uint8Array(size);
-    const prng = new Prng(11);
-    const writer = new WriteBehind(fd);
-    try {
+    checkAgainstShadow(size, 11, (writer, shadow, prng) => {
       let position = 0;
       for (let index = 0; index < 3000; index++) {
         // Mostly runs of contiguous records (the worker joins them), sometimes a jump back over earlier ones.
@@ -101,14 +104,7 @@ describe('WriteBehind', () => {
         shadow.set(expected, position);
         position += length;
       }
-      writer.drain();
-    } finally {
-      writer.close();
-    }
-    const onDisk = new Uint8Array(size);
-    fs.readSync(fd, onDisk, 0, size, 0);
-    fs.closeSync(fd);
-    expect(Buffer.compare(onDisk, shadow)).toBe(0);
+    });
   });
 
   it('reports a write the file refused (read-only descriptor) on the next drain, with its code', () => {

@@ -90,9 +90,15 @@ function dataColumns(meta: ImageMetadata): { starts: Float64Array; ends: Float64
       index++;
     }
   }
-  starts.sort();
-  ends.sort();
+  // Files laid out in device order (the common case) need no sort.
+  if (!isAscending(starts)) starts.sort();
+  if (!isAscending(ends)) ends.sort();
   return { starts, ends };
+}
+
+function isAscending(column: Float64Array): boolean {
+  for (let index = 1; index < column.length; index++) if (column[index - 1]! > column[index]!) return false;
+  return true;
 }
 
 /** Merges sorted `column` with the sorted values of `extra`. O(n + m). */

@@ -135,20 +135,30 @@ function emitExtents(extents: readonly ExtentRecord[], indent: string, emit: (ch
   const i2 = `${indent}  `;
   const i4 = `${indent}    `;
   const i6 = `${indent}      `;
-  let text = '[\n';
+  // Pieces joined once per chunk: a flat string, cheap to encode (a string grown by += is a rope that must be flattened first).
+  let parts: string[] = ['[\n'];
+  let chars = 2;
+  // Extents share their flag lists: each list's text is made once.
+  const flagTexts = new Map<readonly ExtentFlagName[], string>();
   for (let index = 0; index < extents.length; index++) {
     const extent = extents[index]!;
-    assert(Number.isFinite(extent.logical) && Number.isFinite(extent.physical) && Number.isFinite(extent.length), 'JSON output holds a non-finite number', { extent });
-    const flags = sortedFlags(extent);
-    const flagsText = flags.length === 0 ? '[]' : `[\n${flags.map((flag) => `${i6}"${flag}"`).join(',\n')}\n${i4}]`;
-    text += `${i2}{\n${i4}"logical": ${extent.logical},\n${i4}"physical": ${extent.physical},\n${i4}"length": ${extent.length},\n${i4}"flags": ${flagsText}\n${i2}}`;
-    text += index === extents.length - 1 ? `\n${indent}]` : ',\n';
-    if (text.length >= STREAM_CHUNK_CHARS) {
-      emit(text);
-      text = '';
+    if (!(Number.isFinite(extent.logical) && Number.isFinite(extent.physical) && Number.isFinite(extent.length))) assert(false, 'JSON output holds a non-finite number', { extent });
+    let flagsText = flagTexts.get(extent.flags);
+    if (flagsText === undefined) {
+      const flags = sortedFlags(extent);
+      flagsText = flags.length === 0 ? '[]' : `[\n${flags.map((flag) => `${i6}"${flag}"`).join(',\n')}\n${i4}]`;
+      flagTexts.set(extent.flags, flagsText);
+    }
+    const piece = `${i2}{\n${i4}"logical": ${extent.logical},\n${i4}"physical": ${extent.physical},\n${i4}"length": ${extent.length},\n${i4}"flags": ${flagsText}\n${i2}}${index === extents.length - 1 ? `\n${indent}]` : ',\n'}`;
+    parts.push(piece);
+    chars += piece.length;
+    if (chars >= STREAM_CHUNK_CHARS) {
+      emit(parts.join(''));
+      parts = [];
+      chars = 0;
     }
   }
-  emit(text);
+  emit(parts.join(''));
 }
 
 /**

@@ -79,6 +79,27 @@ function log10Floor(value: number): number {
   return digits;
 }
 
+/** Flag words of a flag list (extents share their lists), each with its comma: made once per list. */
+const flagWordsCache = new WeakMap<readonly ExtentFlagName[], [string, string]>();
+
+function flagWords(flags: readonly ExtentFlagName[], atEof: boolean): string {
+  let cached = flagWordsCache.get(flags);
+  if (cached === undefined) {
+    let words = '';
+    for (const [name, text] of FILEFRAG_FLAG_WORDS) if (flags.includes(name)) words += `${text},`;
+    cached = [words, `${words}eof,`];
+    flagWordsCache.set(flags, cached);
+  }
+  return atEof ? cached[1] : cached[0];
+}
+
+/** Runs of spaces by length, made once. */
+const blankRuns: string[] = [];
+
+function blanks(count: number): string {
+  return (blankRuns[count] ??= ' '.repeat(count));
+}
+
 function padLeft(value: number | string, width: number): string {
   return String(value).padStart(width, ' ');
 }
@@ -115,11 +136,8 @@ function filefragRow(
   const lengthShown = unknownLocation ? 0 : extent.length * unit;
   // An extent with no location has no meaningful "expected" block: filefrag leaves the column blank.
   const showExpected = expectedBlock !== 0 && !unknownLocation;
-  let flags = showExpected ? `${padLeft(expectedBlock, widths.physical)}: ` : ' '.repeat(widths.physical + 2);
-  for (const [name, words] of FILEFRAG_FLAG_WORDS) {
-    if (extent.flags.includes(name)) flags += `${words},`;
-  }
-  if (atEof) flags += 'eof,';
+  let flags = showExpected ? `${padLeft(expectedBlock, widths.physical)}: ` : blanks(widths.physical + 2);
+  flags += flagWords(extent.flags, atEof);
   // filefrag drops the last character unconditionally ("Remove trailing comma").
   flags = flags.slice(0, -1);
   return (
@@ -147,13 +165,17 @@ const TEXT_CHUNK_CHARS = 1 << 20;
 /** renderFileLayout's text handed to `emit` in pieces (a file of millions of extents never becomes one string). */
 export function writeFileLayout(file: FileLayout, blockSize: number, options: FileLayoutTextOptions, emit: (chunk: string) => void): void {
   assert(blockSize > 0, 'block size must be positive', { blockSize });
-  let text = '';
+  // Lines joined once per chunk: a flat string, cheap to encode (a string grown by += must be flattened first).
+  let pending: string[] = [];
+  let chars = 0;
   const lines = {
     push(line: string): void {
-      text += `${line}\n`;
-      if (text.length >= TEXT_CHUNK_CHARS) {
-        emit(text);
-        text = '';
+      pending.push(line, '\n');
+      chars += line.length + 1;
+      if (chars >= TEXT_CHUNK_CHARS) {
+        emit(pending.join(''));
+        pending = [];
+        chars = 0;
       }
     },
   };
@@ -186,7 +208,7 @@ export function writeFileLayout(file: FileLayout, blockSize: number, options: Fi
     previous = extent;
   });
   lines.push(`${file.path}: ${fragments === 1 ? '1 extent' : `${fragments} extents`} found`);
-  emit(text);
+  emit(pending.join(''));
 }
 
 /** Renders several layouts like `filefrag -v a b c`: the filesystem line once, then each file. */

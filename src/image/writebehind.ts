@@ -28,7 +28,7 @@ const CONTROL_WORDS = 5;
 /** A sleeping worker is woken once this many records wait (or at once by drain() or a full ring): one futex wake per batch, not per write. */
 const WAKE_BATCH = 64;
 /** Records in flight at most (each a pwrite). */
-const RECORD_SLOTS = 8192;
+const RECORD_SLOTS = 65536;
 /** Bytes in flight at most. */
 const RING_BYTES = 32 << 20;
 /** A reservation or write takes at most this much of the ring (larger writes go straight to the file after a drain). */

@@ -20,6 +20,7 @@ import type {
   SnapshotRecord,
 } from './model.js';
 import { RESULT_SCHEMA_VERSION } from './model.js';
+import { LineChunks } from './linechunks.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -120,9 +121,6 @@ function sortedFlags(extent: ExtentRecord): readonly ExtentFlagName[] {
   return extent.flags.length > 1 ? [...extent.flags].sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)) : extent.flags;
 }
 
-/** Output is handed on in pieces of about this many characters. */
-const STREAM_CHUNK_CHARS = 1 << 20;
-
 /**
  * Writes one extent list as JSON.stringify(list, null, 2) would at `indent`
  * (the indentation of the line holding the `"extents":` key), in chunks.
@@ -135,11 +133,17 @@ function emitExtents(extents: readonly ExtentRecord[], indent: string, emit: (ch
   const i2 = `${indent}  `;
   const i4 = `${indent}    `;
   const i6 = `${indent}      `;
-  // Pieces joined once per chunk: a flat string, cheap to encode (a string grown by += is a rope that must be flattened first).
-  let parts: string[] = ['[\n'];
-  let chars = 2;
+  // Written as bytes (numbers digit by digit) and handed on as one flat string per chunk.
+  const out = new LineChunks(emit);
+  out.ascii('[');
+  out.endLine();
   // Extents share their flag lists: each list's text is made once.
   const flagTexts = new Map<readonly ExtentFlagName[], string>();
+  const open = `${i2}{\n${i4}"logical": `;
+  const physicalKey = `,\n${i4}"physical": `;
+  const lengthKey = `,\n${i4}"length": `;
+  const flagsKey = `,\n${i4}"flags": `;
+  const close = `\n${i2}}`;
   for (let index = 0; index < extents.length; index++) {
     const extent = extents[index]!;
     if (!(Number.isFinite(extent.logical) && Number.isFinite(extent.physical) && Number.isFinite(extent.length))) assert(false, 'JSON output holds a non-finite number', { extent });
@@ -149,16 +153,22 @@ function emitExtents(extents: readonly ExtentRecord[], indent: string, emit: (ch
       flagsText = flags.length === 0 ? '[]' : `[\n${flags.map((flag) => `${i6}"${flag}"`).join(',\n')}\n${i4}]`;
       flagTexts.set(extent.flags, flagsText);
     }
-    const piece = `${i2}{\n${i4}"logical": ${extent.logical},\n${i4}"physical": ${extent.physical},\n${i4}"length": ${extent.length},\n${i4}"flags": ${flagsText}\n${i2}}${index === extents.length - 1 ? `\n${indent}]` : ',\n'}`;
-    parts.push(piece);
-    chars += piece.length;
-    if (chars >= STREAM_CHUNK_CHARS) {
-      emit(parts.join(''));
-      parts = [];
-      chars = 0;
+    out.ascii(open);
+    out.padded(extent.logical, 0);
+    out.ascii(physicalKey);
+    out.padded(extent.physical, 0);
+    out.ascii(lengthKey);
+    out.padded(extent.length, 0);
+    out.ascii(flagsKey);
+    out.ascii(flagsText);
+    out.ascii(close);
+    if (index === extents.length - 1) out.ascii(`\n${indent}]`);
+    else {
+      out.ascii(',');
+      out.endLine();
     }
   }
-  emit(parts.join(''));
+  out.flush();
 }
 
 /**

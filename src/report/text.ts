@@ -20,6 +20,7 @@ import type {
 } from './model.js';
 import type { ImageSummaryView, VerifyView } from './layout.js';
 import { assert } from '../util/assert.js';
+import { LineChunks } from './linechunks.js';
 
 /** Colouring hooks; the CLI passes chalk-backed ones, everything defaults to plain text. */
 export interface TextStyle {
@@ -116,15 +117,19 @@ function filefragHeader(logicalWidth: number, physicalWidth: number): string {
   return ` ext: ${logical} ${physical} length: ${expected} flags:`;
 }
 
+/** The flags column of a row with no `expected` value: made once per flag list, EOF-ness and width. */
+const plainFlagColumns = new WeakMap<readonly ExtentFlagName[], string[]>();
+
 /** One `filefrag -v` row (print_extent_info): blocks, or bytes for inline extents as filefrag does. */
-function filefragRow(
+function writeFilefragRow(
+  out: LineChunks,
   index: number,
   extent: ExtentRecord,
   expectedBlock: number,
   atEof: boolean,
   blockSize: number,
   widths: { logical: number; physical: number },
-): string {
+): void {
   const inline = extent.flags.includes('inline');
   const unit = inline ? blockSize : 1;
   const logicalStart = extent.logical * unit;
@@ -136,14 +141,28 @@ function filefragRow(
   const lengthShown = unknownLocation ? 0 : extent.length * unit;
   // An extent with no location has no meaningful "expected" block: filefrag leaves the column blank.
   const showExpected = expectedBlock !== 0 && !unknownLocation;
-  let flags = showExpected ? `${padLeft(expectedBlock, widths.physical)}: ` : blanks(widths.physical + 2);
-  flags += flagWords(extent.flags, atEof);
-  // filefrag drops the last character unconditionally ("Remove trailing comma").
-  flags = flags.slice(0, -1);
-  return (
-    `${padLeft(index, 4)}: ${padLeft(logicalStart, widths.logical)}..${padLeft(logicalStart + lastOffset, widths.logical)}: ` +
-    `${padLeft(physicalStart, widths.physical)}..${padLeft(physicalEnd, widths.physical)}: ${padLeft(lengthShown, 6)}: ${flags}`
-  );
+  out.padded(index, 4);
+  out.ascii(': ');
+  out.padded(logicalStart, widths.logical);
+  out.ascii('..');
+  out.padded(logicalStart + lastOffset, widths.logical);
+  out.ascii(': ');
+  out.padded(physicalStart, widths.physical);
+  out.ascii('..');
+  out.padded(physicalEnd, widths.physical);
+  out.ascii(': ');
+  out.padded(lengthShown, 6);
+  out.ascii(': ');
+  out.ascii(flagColumn(extent.flags, atEof, showExpected ? expectedBlock : undefined, widths.physical));
+}
+
+/** The `expected` and flags columns; filefrag drops their last character unconditionally ("Remove trailing comma"). */
+function flagColumn(flags: readonly ExtentFlagName[], atEof: boolean, expectedBlock: number | undefined, physicalWidth: number): string {
+  if (expectedBlock !== undefined) return `${padLeft(expectedBlock, physicalWidth)}: ${flagWords(flags, atEof)}`.slice(0, -1);
+  let byWidth = plainFlagColumns.get(flags);
+  if (byWidth === undefined) plainFlagColumns.set(flags, (byWidth = []));
+  const key = physicalWidth * 2 + (atEof ? 1 : 0);
+  return (byWidth[key] ??= `${blanks(physicalWidth + 2)}${flagWords(flags, atEof)}`.slice(0, -1));
 }
 
 /**
@@ -159,24 +178,14 @@ export function renderFileLayout(file: FileLayout, blockSize: number, options: F
   return chunks.join('');
 }
 
-/** Text is handed on in pieces of about this many characters. */
-const TEXT_CHUNK_CHARS = 1 << 20;
-
 /** renderFileLayout's text handed to `emit` in pieces (a file of millions of extents never becomes one string). */
 export function writeFileLayout(file: FileLayout, blockSize: number, options: FileLayoutTextOptions, emit: (chunk: string) => void): void {
   assert(blockSize > 0, 'block size must be positive', { blockSize });
-  // Lines joined once per chunk: a flat string, cheap to encode (a string grown by += must be flattened first).
-  let pending: string[] = [];
-  let chars = 0;
+  const out = new LineChunks(emit);
   const lines = {
     push(line: string): void {
-      pending.push(line, '\n');
-      chars += line.length + 1;
-      if (chars >= TEXT_CHUNK_CHARS) {
-        emit(pending.join(''));
-        pending = [];
-        chars = 0;
-      }
+      out.text(line);
+      out.endLine();
     },
   };
   if (options.filesystemHeader ?? true) {
@@ -204,11 +213,12 @@ export function writeFileLayout(file: FileLayout, blockSize: number, options: Fi
       if (fragments === 0) fragments = 1;
     }
     const atEof = (extent.logical + extent.length) * blockSize >= file.size;
-    lines.push(filefragRow(index, extent, expected, atEof, blockSize, widths));
+    writeFilefragRow(out, index, extent, expected, atEof, blockSize, widths);
+    out.endLine();
     previous = extent;
   });
   lines.push(`${file.path}: ${fragments === 1 ? '1 extent' : `${fragments} extents`} found`);
-  emit(pending.join(''));
+  out.flush();
 }
 
 /** Renders several layouts like `filefrag -v a b c`: the filesystem line once, then each file. */

@@ -134,6 +134,8 @@ export class InodePages {
    * one is O(1) with no hashing). A page is here exactly when it has dirty bits.
    */
   private dirtyList: Page[] = [];
+  /** dirtyIndexes[slot] is dirtyList[slot].index: sorting a writeback's pages reads no page. */
+  private dirtyIndexes = new Float64Array(64);
   readonly blocksPerPage: number;
   readonly fullMask: number;
   /** Called when the first page becomes dirty (the VFS keeps its dirty-inode list with it). */
@@ -157,8 +159,15 @@ export class InodePages {
   }
 
   private addDirty(page: Page): void {
-    page.dirtySlot = this.dirtyList.length;
+    const slot = this.dirtyList.length;
+    page.dirtySlot = slot;
     this.dirtyList.push(page);
+    if (slot >= this.dirtyIndexes.length) {
+      const bigger = new Float64Array(this.dirtyIndexes.length * 2);
+      bigger.set(this.dirtyIndexes);
+      this.dirtyIndexes = bigger;
+    }
+    this.dirtyIndexes[slot] = page.index;
     this.accounting.dirtyPages++;
   }
 
@@ -169,6 +178,7 @@ export class InodePages {
     const last = this.dirtyList.pop()!;
     if (last !== page) {
       this.dirtyList[slot] = last;
+      this.dirtyIndexes[slot] = last.index;
       last.dirtySlot = slot;
     }
     page.dirtySlot = -1;
@@ -259,9 +269,13 @@ export class InodePages {
       return out;
     }
     // Sorted as numbers in a typed array: much cheaper than Array.sort with a comparator.
+    const indexes = this.dirtyIndexes;
     const sorted = new Float64Array(dirty.length);
     let count = 0;
-    for (const page of dirty) if (page.index >= startIndex && page.index < endIndex) sorted[count++] = page.index;
+    for (let slot = 0; slot < dirty.length; slot++) {
+      const index = indexes[slot]!;
+      if (index >= startIndex && index < endIndex) sorted[count++] = index;
+    }
     const view = sorted.subarray(0, count).sort();
     const out = new Array<number>(count);
     for (let at = 0; at < count; at++) out[at] = view[at]!;
@@ -341,7 +355,7 @@ export class InodePages {
   /** Dirty set matches dirty bits; bits stay within the page. O(pages). */
   checkValid(): void {
     for (const [slot, page] of this.dirtyList.entries()) {
-      if (page.dirtySlot !== slot || this.pages.get(page.index) !== page) assert(false, 'InodePages: dirty list out of sync', { slot, index: page.index });
+      if (page.dirtySlot !== slot || this.pages.get(page.index) !== page || this.dirtyIndexes[slot] !== page.index) assert(false, 'InodePages: dirty list out of sync', { slot, index: page.index });
     }
     for (const [index, page] of this.pages) {
       if (!(page.index === index)) assert(false, 'InodePages: page index mismatch', { index });

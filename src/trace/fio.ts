@@ -125,6 +125,7 @@ export class FioIologParser implements TraceLineParser {
 
   parseLine(text: string, line: number, out: TraceOp[]): void {
     this.lastLine = line;
+    if (this.lastFile !== undefined && this.parseCommonLine(text, line, out)) return;
     const count = this.splitWords(text);
     // Blank lines and '#' comments (fio writes neither; hand-written logs use them) carry nothing.
     if (count === 0 || text.charCodeAt(this.wordStarts[0]!) === 35) return;
@@ -158,6 +159,52 @@ export class FioIologParser implements TraceLineParser {
     }
     // v3: the clock follows the timestamps (the closes at the end take the last one).
     if (timed) this.clockUs = Math.max(this.clockUs, timeUs);
+  }
+
+  /**
+   * The line most of a log is made of, `[TIMESTAMP ]FILE write|read OFFSET
+   * LENGTH` with single spaces, on the open file of the line before: parsed
+   * without splitting it into words. Returns false (nothing done) for any
+   * other line, which the general path then reads (and reports, if bad).
+   */
+  private parseCommonLine(text: string, line: number, out: TraceOp[]): boolean {
+    const file = this.lastFile!;
+    if (!file.open) return false;
+    let at = 0;
+    let timeUs = this.clockUs;
+    if (this.version === 3) {
+      while (at < text.length && text.charCodeAt(at) !== 32) at++;
+      const stamp = parseDecimal(text, 0, at);
+      if (stamp === null || at >= text.length) return false;
+      timeUs = stamp;
+      at++;
+    } else if (this.version !== 2) {
+      return false;
+    }
+    const name = this.lastName;
+    const nameStart = at;
+    if (!text.startsWith(name, at) || text.charCodeAt(at + name.length) !== 32) return false;
+    at += name.length + 1;
+    let kind: 'write' | 'read';
+    if (text.startsWith('write ', at)) {
+      kind = 'write';
+      at += 6;
+    } else if (text.startsWith('read ', at)) {
+      kind = 'read';
+      at += 5;
+    } else {
+      return false;
+    }
+    const offsetStart = at;
+    while (at < text.length && text.charCodeAt(at) !== 32) at++;
+    const offset = parseDecimal(text, offsetStart, at);
+    if (offset === null || at >= text.length) return false;
+    const length = parseDecimal(text, at + 1, text.length);
+    if (length === null) return false;
+    const src: SourcePos = { file: this.file, line, column: nameStart + 1 };
+    out.push({ kind, src, timeUs, fd: file.fd, offset, length });
+    if (this.version === 3) this.clockUs = Math.max(this.clockUs, timeUs);
+    return true;
   }
 
   finish(out: TraceOp[]): void {

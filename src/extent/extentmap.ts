@@ -182,7 +182,7 @@ export class ExtentMap {
   /** Maps [startBlock, +count) that must be a hole now. Merges with neighbours. */
   insert(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): void {
     if (!(blockCount > 0)) assert(false, 'ExtentMap.insert: empty extent', { startBlock, blockCount });
-    if (!((state === ExtentState.Delalloc) === (physBlock < 0))) assert(false, 'ExtentMap.insert: address/state mismatch', { physBlock, state });
+    if ((state === ExtentState.Delalloc) !== (physBlock < 0)) assert(false, 'ExtentMap.insert: address/state mismatch', { physBlock, state });
     if (!(blockCount <= this.maxFor(state))) assert(false, 'ExtentMap.insert: extent longer than the policy allows', { blockCount, state });
     const inserted = this.map.insertIntoHole(startBlock, startBlock + blockCount, packValue(physBlock, state));
     if (!(inserted)) assert(false, 'ExtentMap.insert: range is not a hole', { startBlock, blockCount });
@@ -196,7 +196,7 @@ export class ExtentMap {
    */
   replace(startBlock: number, blockCount: number, physBlock: number, state: ExtentState): Extent[] {
     if (!(blockCount > 0)) assert(false, 'ExtentMap.replace: empty extent', { startBlock, blockCount });
-    if (!((state === ExtentState.Delalloc) === (physBlock < 0))) assert(false, 'ExtentMap.replace: address/state mismatch', { physBlock, state });
+    if ((state === ExtentState.Delalloc) !== (physBlock < 0)) assert(false, 'ExtentMap.replace: address/state mismatch', { physBlock, state });
     if (!(blockCount <= this.maxFor(state))) assert(false, 'ExtentMap.replace: extent longer than the policy allows', { blockCount, state });
     const removed = this.map.set(startBlock, startBlock + blockCount, packValue(physBlock, state)).map(toExtent);
     this.sequence++;

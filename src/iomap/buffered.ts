@@ -217,7 +217,7 @@ export function iomapBufferedRead(ctx: FsContext, inode: Inode, pos: number, len
 function copyOut(inode: Inode, pos: number, length: number, dst: Uint8Array): void {
   forEachPageSpan(pos, length, (index, from, bytes, done) => {
     const page = inode.pages.get(index);
-    if (!(page)) assert(false, 'buffered read: page vanished', { index });
+    if (!page) assert(false, 'buffered read: page vanished', { index });
     dst.set(page.data.subarray(from, from + bytes), done);
   });
 }
@@ -265,7 +265,7 @@ function mkwriteIter(ctx: FsContext, iter: IomapIter): number {
   const page = inode.pages.grab(index);
   const pageStart = index * PAGE_SIZE;
   const mask = blockMask(Math.floor((iter.pos - pageStart) / ctx.blockSize), Math.ceil((iter.pos + iter.length - pageStart) / ctx.blockSize));
-  if (!((page.uptodate & mask) === mask)) assert(false, 'page_mkwrite on a page that is not uptodate', { index });
+  if ((page.uptodate & mask) !== mask) assert(false, 'page_mkwrite on a page that is not uptodate', { index });
   inode.pages.markDirty(page, mask);
   return iter.length;
 }

@@ -51,7 +51,7 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
   if (!ctx.dataless) {
     forEachPageSpan(pos, length, (index, from, bytes, done) => {
       const page = inode.pages.get(index);
-      if (!(page)) assert(false, 'writeback: dirty page vanished', { index });
+      if (!page) assert(false, 'writeback: dirty page vanished', { index });
       // A lazy page's bytes are generated for the device write (by the device when it can), the page left as it is.
       const lazy = from === 0 && bytes === PAGE_SIZE ? page.lazy : undefined;
       if (lazy !== undefined && (lazy.kind === 'gen' || lazy.kind === 'fill') && ctx.device.writeGenerated?.(addr + done, PAGE_SIZE, lazy, page.lazyOffset) === true) return;

@@ -145,7 +145,7 @@ export class InodePages {
     readonly blockSize: number,
     readonly accounting: PageAccounting = new PageAccounting(),
   ) {
-    if (!(blockSize >= 512 && blockSize <= PAGE_SIZE && (blockSize & (blockSize - 1)) === 0)) assert(false, 'InodePages: bad block size', { blockSize });
+    assert(blockSize >= 512 && blockSize <= PAGE_SIZE && (blockSize & (blockSize - 1)) === 0, 'InodePages: bad block size', { blockSize });
     this.blocksPerPage = PAGE_SIZE / blockSize;
     this.fullMask = blockMask(0, this.blocksPerPage);
   }
@@ -212,7 +212,7 @@ export class InodePages {
 
   /** Marks blocks dirty (ifs_set_range_dirty) and the page dirty. */
   markDirty(page: Page, mask: number): void {
-    if (!((mask & ~this.fullMask) === 0)) assert(false, 'InodePages.markDirty: mask outside page', { mask });
+    if ((mask & ~this.fullMask) !== 0) assert(false, 'InodePages.markDirty: mask outside page', { mask });
     if (mask === 0) return;
     // A page is in the dirty set exactly when it has dirty bits (checkValid), so no set lookup is needed.
     const wasClean = page.dirty === 0;
@@ -358,11 +358,11 @@ export class InodePages {
       if (page.dirtySlot !== slot || this.pages.get(page.index) !== page || this.dirtyIndexes[slot] !== page.index) assert(false, 'InodePages: dirty list out of sync', { slot, index: page.index });
     }
     for (const [index, page] of this.pages) {
-      if (!(page.index === index)) assert(false, 'InodePages: page index mismatch', { index });
-      if (!((page.uptodate & ~this.fullMask) === 0 && (page.dirty & ~this.fullMask) === 0)) assert(false, 'InodePages: bits outside page', { index });
+      assert(page.index === index, 'InodePages: page index mismatch', { index });
+      assert((page.uptodate & ~this.fullMask) === 0 && (page.dirty & ~this.fullMask) === 0, 'InodePages: bits outside page', { index });
       const listed = page.dirtySlot >= 0 && this.dirtyList[page.dirtySlot] === page;
       if ((page.dirty !== 0) !== listed) assert(false, 'InodePages: dirty set out of sync', { index, dirty: page.dirty, slot: page.dirtySlot });
-      if (!((page.dirty & ~page.uptodate) === 0)) assert(false, 'InodePages: dirty block not uptodate', { index, page: { u: page.uptodate, d: page.dirty } });
+      assert((page.dirty & ~page.uptodate) === 0, 'InodePages: dirty block not uptodate', { index, page: { u: page.uptodate, d: page.dirty } });
     }
   }
 }

@@ -20,7 +20,11 @@ function safeJson(value: unknown): string {
   }
 }
 
-/** Throws InvariantError when `condition` is false. */
+/**
+ * Throws InvariantError when `condition` is false. On hot paths write
+ * `if (!condition) assert(false, message, context)`: the context object is
+ * then built only when the assertion fails, not on every call.
+ */
 export function assert(condition: unknown, message: string, context?: unknown): asserts condition {
   if (!condition) throw new InvariantError(message, context);
 }

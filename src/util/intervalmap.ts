@@ -167,9 +167,26 @@ export class IntervalMap<V> {
         else high = middle - 1;
       }
     }
-    const starts = leaves[low]!.starts;
+    const leaf = leaves[low]!;
+    const starts = leaf.starts;
+    const count = leaf.count;
+    // Runs of calls at one point (a writeback maps, allocates and converts the same block): the entry of the
+    // call before, or the one after it, is checked before searching the leaf.
+    if (low === this.leafIndex) {
+      const hint = this.entryIndex;
+      if (hint >= 0 && hint < count && starts[hint]! <= point) {
+        if (hint + 1 >= count || starts[hint + 1]! > point) {
+          this.entryIndex = hint;
+          return true;
+        }
+        if (hint + 2 >= count || starts[hint + 2]! > point) {
+          this.entryIndex = hint + 1;
+          return true;
+        }
+      }
+    }
     let first = 0;
-    let last = leaves[low]!.count - 1;
+    let last = count - 1;
     while (first < last) {
       const middle = (first + last + 1) >>> 1;
       if (starts[middle]! <= point) first = middle;
@@ -672,7 +689,7 @@ export class IntervalMap<V> {
     if (moved.length === 0) return;
     this.truncateFrom(from);
     for (const entry of moved) {
-      if (!(entry.start + delta >= 0)) assert(false, 'IntervalMap.shiftFrom: interval moved below 0', { key: entry.start, delta });
+      assert(entry.start + delta >= 0, 'IntervalMap.shiftFrom: interval moved below 0', { key: entry.start, delta });
       this.put(entry.start + delta, entry.end + delta, entry.value);
     }
     this.mergeAt(moved[0]!.start + delta);
@@ -722,22 +739,22 @@ export class IntervalMap<V> {
     let total = 0;
     const counts = new Int32Array(this.classCounts.length);
     for (const [at, leaf] of this.leaves.entries()) {
-      if (!(this.firsts[at] === leaf.starts[0])) assert(false, 'IntervalMap: leaf index out of date', { at, first: this.firsts[at], start: leaf.starts[0] });
-      if (!(leaf.count > 0 && leaf.count <= LEAF_MAX && leaf.values.length === leaf.count)) assert(false, 'IntervalMap: bad leaf', { count: leaf.count, values: leaf.values.length });
+      assert(this.firsts[at] === leaf.starts[0], 'IntervalMap: leaf index out of date', { at, first: this.firsts[at], start: leaf.starts[0] });
+      assert(leaf.count > 0 && leaf.count <= LEAF_MAX && leaf.values.length === leaf.count, 'IntervalMap: bad leaf', { count: leaf.count, values: leaf.values.length });
       for (let index = 0; index < leaf.count; index++) {
         const start = leaf.starts[index]!;
         const end = leaf.ends[index]!;
-        if (!(end > start)) assert(false, 'IntervalMap: empty interval', { start, end });
-        if (!(start >= previousEnd)) assert(false, 'IntervalMap: overlapping intervals', { start, previousEnd });
+        assert(end > start, 'IntervalMap: empty interval', { start, end });
+        assert(start >= previousEnd, 'IntervalMap: overlapping intervals', { start, previousEnd });
         previousEnd = end;
         if (this.traits.classOf) counts[this.traits.classOf(leaf.values[index]!)]!++;
         if (leaf.keys[index] !== this.keyOf(leaf.values[index]!)) assert(false, 'IntervalMap: merge key out of date', { start, key: leaf.keys[index] });
       }
       total += leaf.count;
     }
-    if (!(total === this.count)) assert(false, 'IntervalMap: size does not add up', { total, size: this.count });
+    assert(total === this.count, 'IntervalMap: size does not add up', { total, size: this.count });
     for (let i = 0; i < counts.length; i++) {
-      if (!(counts[i] === this.classCounts[i])) assert(false, 'IntervalMap: class counts do not add up', { class: i, counted: counts[i], kept: this.classCounts[i] });
+      assert(counts[i] === this.classCounts[i], 'IntervalMap: class counts do not add up', { class: i, counted: counts[i], kept: this.classCounts[i] });
     }
   }
 }

@@ -645,8 +645,8 @@ export class Ext4Policy implements FsPolicy {
       assert(start === cursor, start < cursor ? 'ext4: block with two owners' : 'ext4: leaked blocks (no owner)', { start, length, owner, cursor });
       cursor = start + length;
     }
-    if (!(cursor === this.geometry.blocksCount)) assert(false, 'ext4: free space does not add up', { cursor, blocks: this.geometry.blocksCount });
-    if (!(delalloc === this.delallocReserved)) assert(false, 'ext4: delalloc reservations do not add up', { delalloc, reserved: this.delallocReserved });
+    assert(cursor === this.geometry.blocksCount, 'ext4: free space does not add up', { cursor, blocks: this.geometry.blocksCount });
+    assert(delalloc === this.delallocReserved, 'ext4: delalloc reservations do not add up', { delalloc, reserved: this.delallocReserved });
     this.ctx.freeSpace.checkValid();
   }
 }

@@ -146,6 +146,15 @@ export class Ext4Mballoc {
     return total;
   }
 
+  /**
+   * ext4_mb_use_preallocated for the inode's PAs alone: up to `count` blocks at
+   * `logical` from a PA covering it, else undefined. What allocate() tries
+   * first; a caller may try it before building a whole request.
+   */
+  allocateFromInodePa(pas: InodePaList, logical: number, count: number): MbResult | undefined {
+    return this.useInodePa({ pas, logical, count });
+  }
+
   /** ext4_mb_new_blocks: allocate up to req.count blocks at req.logical. Returns undefined on ENOSPC. */
   allocate(req: MbRequest): MbResult | undefined {
     const fromInodePa = this.useInodePa(req);
@@ -159,7 +168,7 @@ export class Ext4Mballoc {
   }
 
   /** ext4_mb_use_inode_pa: a PA covering the logical block serves it. */
-  private useInodePa(req: MbRequest): MbResult | undefined {
+  private useInodePa(req: Pick<MbRequest, 'pas' | 'logical' | 'count'>): MbResult | undefined {
     const pa = req.pas.containing(req.logical);
     if (!pa || isConsumed(pa, req.logical)) return undefined;
     let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);

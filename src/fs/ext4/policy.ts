@@ -337,6 +337,14 @@ export class Ext4Policy implements FsPolicy {
 
   private tryAllocate(inode: Inode, block: number, count: number, noNormalize: boolean) {
     const state = ext4State(inode);
+    // A preallocation covering the block serves it before anything else is looked at (ext4_mb_use_preallocated).
+    if (state.pas.size > 0) {
+      const fromPa = this.mballoc.allocateFromInodePa(state.pas, block, count);
+      if (fromPa !== undefined) {
+        if (state.pas.size > 0) this.inodesWithPas.add(state);
+        return fromPa;
+      }
+    }
     const { left, right } = this.neighbours(inode, block);
     const result = this.mballoc.allocate({
       ino: inode.ino,

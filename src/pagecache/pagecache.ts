@@ -108,6 +108,11 @@ export class PageAccounting {
   // buffers kept here are reused by the pages that follow instead of being allocated again (and collected).
   private static readonly POOL_MAX = 32768;
 
+  /** Whether dropped pages' buffers come back for reuse (false in dataless runs: every page shares one). */
+  get reusesBuffers(): boolean {
+    return this.scratch === undefined;
+  }
+
   takeBuffer(): Uint8Array {
     return this.scratch ?? this.pool.pop() ?? this.slabBuffer();
   }
@@ -128,7 +133,7 @@ export class PageAccounting {
 }
 
 export class InodePages {
-  private readonly pages = new Map<number, Page>();
+  private pages = new Map<number, Page>();
   /**
    * The dirty pages, in no order (each knows its slot: adding and removing
    * one is O(1) with no hashing). A page is here exactly when it has dirty bits.
@@ -313,6 +318,16 @@ export class InodePages {
 
   /** Drops clean pages only (invalidate_mapping_pages); returns how many were dropped. */
   dropClean(): number {
+    if (!this.accounting.reusesBuffers) {
+      // No buffer to hand back per page: the dirty pages alone make the new index.
+      const dropped = this.pages.size - this.dirtyList.length;
+      if (dropped === 0) return 0;
+      const kept = new Map<number, Page>();
+      for (const page of this.dirtyList) kept.set(page.index, page);
+      this.pages = kept;
+      this.accounting.pages -= dropped;
+      return dropped;
+    }
     let dropped = 0;
     for (const [index, page] of this.pages) {
       if (page.dirty === 0) {

@@ -100,16 +100,28 @@ describe('InodePages with 1 KiB blocks', () => {
     pages.checkValid();
   });
 
-  test('dropClean keeps dirty pages', () => {
-    const pages = new InodePages(1024);
+  test.each([
+    ['with data', false],
+    ['dataless (no buffers to give back)', true],
+  ])('dropClean keeps dirty pages (%s)', (_name, dataless) => {
+    const accounting = new PageAccounting(dataless);
+    const pages = new InodePages(1024, accounting);
     const dirty = pages.grab(0);
     dirty.uptodate = 0b1111;
     pages.markDirty(dirty, 0b0100);
     pages.grab(1).uptodate = 0b1111;
     pages.grab(2);
+    const alsoDirty = pages.grab(7);
+    alsoDirty.uptodate = 0b1111;
+    pages.markDirty(alsoDirty, 0b0001);
     expect(pages.dropClean()).toBe(2);
-    expect(pages.pageCount).toBe(1);
+    expect(pages.pageCount).toBe(2);
+    expect(accounting.pages).toBe(2);
     expect(pages.get(0)).toBe(dirty);
+    expect(pages.get(7)).toBe(alsoDirty);
+    expect(pages.get(1)).toBeUndefined();
+    expect(pages.dropClean()).toBe(0);
+    pages.checkValid();
   });
 
   test('shiftPages moves pages and their dirty state (collapse/insert)', () => {

@@ -245,8 +245,9 @@ export class InodePages {
     // `pages` are distinct: when they are all still here, dirty, and as many as the dirty set, they are the dirty set.
     let all = pages.length === this.dirtyList.length;
     if (all) {
+      // A page still on the dirty list is still in the cache (dropping a page takes it off).
       for (const page of pages) {
-        if (page.dirty === 0 || this.pages.get(page.index) !== page) {
+        if (page.dirtySlot < 0 || this.dirtyList[page.dirtySlot] !== page) {
           all = false;
           break;
         }

@@ -108,10 +108,9 @@ export class ExtentMap {
 
   /** The extent containing `block`, or the hole there and where it ends. O(log n). */
   lookup(block: number): BlockMapping {
-    const entry = this.scratch;
-    if (!this.map.findFromInto(block, entry)) return { holeEndBlock: Infinity };
-    if (entry.start <= block) return { extent: toExtent(entry), holeEndBlock: block };
-    return { holeEndBlock: entry.start };
+    const extent: Extent = { startBlock: 0, blockCount: 0, physBlock: -1, state: ExtentState.Delalloc };
+    const holeEndBlock = this.lookupInto(block, extent);
+    return holeEndBlock < 0 ? { extent, holeEndBlock: block } : { holeEndBlock };
   }
 
   /**

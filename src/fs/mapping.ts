@@ -24,14 +24,14 @@ export function holeIomap(block: number, holeEndBlock: number, blockSize: number
   return makeHole(block * blockSize, Math.max(end - block * blockSize, blockSize));
 }
 
+/** Scratch extent of convertUnwrittenRange (read within the call). */
+const scratchExtent: Extent = { startBlock: 0, blockCount: 0, physBlock: -1, state: ExtentState.Delalloc };
+
 /**
  * I/O completion's unwritten conversion (ext4_convert_unwritten_extents,
  * xfs_iomap_write_unwritten): unwritten extents over the blocks [pos,
  * pos+length) touches become written. Returns the extents converted. O(k log n).
  */
-/** Scratch extent of convertUnwrittenRange (read within the call). */
-const scratchExtent: Extent = { startBlock: 0, blockCount: 0, physBlock: -1, state: ExtentState.Delalloc };
-
 export function convertUnwrittenRange(map: ExtentMap, blockSize: number, pos: number, length: number): number {
   const firstBlock = Math.floor(pos / blockSize);
   const endBlock = Math.ceil((pos + length) / blockSize);

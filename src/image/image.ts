@@ -343,12 +343,10 @@ export class ImageFile implements BlockDevice {
     const fd = this.checkDataRange(addrBytes, length);
     this.flushGathered();
     try {
-      if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, length);
-      this.dataWrites++;
-      const position = this.current.dataOffset + addrBytes;
-      writer.submitGenerated(position, length, source, sourceOffset);
+      this.beforeHomeWrite(fd, addrBytes, length);
+      writer.submitGenerated(this.current.dataOffset + addrBytes, length, source, sourceOffset);
     } catch (error) {
-      throw ioError(this.path, `cannot write ${length} bytes at device address ${addrBytes}`, error);
+      throw this.homeWriteError(addrBytes, length, error);
     }
     this.bytesWritten += length;
     return true;
@@ -378,12 +376,21 @@ export class ImageFile implements BlockDevice {
     const fd = this.checkOpen();
     const addrBytes = this.gatherAddrBytes;
     try {
-      if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, lengthBytes);
-      this.dataWrites++;
+      this.beforeHomeWrite(fd, addrBytes, lengthBytes);
       this.writeBehind!.publish(this.current.dataOffset + addrBytes, lengthBytes);
     } catch (error) {
-      throw ioError(this.path, `cannot write ${lengthBytes} bytes at device address ${addrBytes}`, error);
+      throw this.homeWriteError(addrBytes, lengthBytes, error);
     }
+  }
+
+  /** Before a home write of [addrBytes, +lengthBytes) of the data area: its before-images saved (undo log), counted. */
+  private beforeHomeWrite(fd: number, addrBytes: number, lengthBytes: number): void {
+    if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, lengthBytes);
+    this.dataWrites++;
+  }
+
+  private homeWriteError(addrBytes: number, lengthBytes: number, error: unknown): ImageError {
+    return ioError(this.path, `cannot write ${lengthBytes} bytes at device address ${addrBytes}`, error);
   }
 
   /** A gather buffer in the write-behind ring. */
@@ -398,8 +405,7 @@ export class ImageFile implements BlockDevice {
   private writeData(addrBytes: number, src: Uint8Array): void {
     const fd = this.checkOpen();
     try {
-      if (this.undoPending !== undefined) this.saveBeforeImages(fd, this.undoPending, addrBytes, src.length);
-      this.dataWrites++;
+      this.beforeHomeWrite(fd, addrBytes, src.length);
       if (this.writeBehind === undefined && this.dataWrites > this.writeBehindAfterWrites) this.writeBehind = new WriteBehind(fd);
       if (this.writeBehind !== undefined && src.length <= WRITE_BEHIND_MAX_BYTES) {
         this.writeBehind.submit(this.current.dataOffset + addrBytes, src);
@@ -408,7 +414,7 @@ export class ImageFile implements BlockDevice {
         writeFully(fd, src, this.current.dataOffset + addrBytes);
       }
     } catch (error) {
-      throw ioError(this.path, `cannot write ${src.length} bytes at device address ${addrBytes}`, error);
+      throw this.homeWriteError(addrBytes, src.length, error);
     }
   }
 

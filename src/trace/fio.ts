@@ -18,6 +18,7 @@ import type { SourcePos } from '../util/errors.js';
 import { TraceError } from '../util/errors.js';
 import { readTraceLines, type TraceLineParser, type TraceReadOptions } from './skipbad.js';
 import { createOpenFlags, type TraceOp, type TraceSource } from './types.js';
+import { parseDecimalDigits } from './digits.js';
 
 /** One typical line, for detection messages. */
 export const fioExampleLine = 'fio version 3 iolog';
@@ -60,18 +61,6 @@ function isSpace(code: number): boolean {
     code === 160 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 ||
     code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff
   );
-}
-
-/** A non-negative decimal of at most 16 digits in text[start, end), or null. */
-function parseDecimal(text: string, start: number, end: number): number | null {
-  if (end === start || end - start > 16) return null;
-  let value = 0;
-  for (let index = start; index < end; index++) {
-    const digit = text.charCodeAt(index) - 48;
-    if (digit < 0 || digit > 9) return null;
-    value = value * 10 + digit;
-  }
-  return Number.isSafeInteger(value) ? value : null;
 }
 
 /** The action spelled by text[start, end). */
@@ -141,7 +130,7 @@ export class FioIologParser implements TraceLineParser {
     }
     let timeUs = this.clockUs;
     if (timed) {
-      const stamp = parseDecimal(text, this.wordStarts[0]!, this.wordEnds[0]!);
+      const stamp = parseDecimalDigits(text, this.wordStarts[0]!, this.wordEnds[0]!);
       if (stamp === null) this.fail(line, this.wordStarts[0]!, `bad timestamp '${this.word(text, 0)}' (expected microseconds since the job start)`);
       timeUs = stamp;
     }
@@ -174,8 +163,8 @@ export class FioIologParser implements TraceLineParser {
     let timeUs = this.clockUs;
     if (this.version === 3) {
       while (at < text.length && text.charCodeAt(at) !== 32) at++;
-      const stamp = parseDecimal(text, 0, at);
-      if (stamp === null || at >= text.length) return false;
+      const stamp = parseDecimalDigits(text, 0, at);
+      if (stamp === null) return false;
       timeUs = stamp;
       at++;
     } else if (this.version !== 2) {
@@ -197,9 +186,9 @@ export class FioIologParser implements TraceLineParser {
     }
     const offsetStart = at;
     while (at < text.length && text.charCodeAt(at) !== 32) at++;
-    const offset = parseDecimal(text, offsetStart, at);
-    if (offset === null || at >= text.length) return false;
-    const length = parseDecimal(text, at + 1, text.length);
+    const offset = parseDecimalDigits(text, offsetStart, at);
+    if (offset === null) return false;
+    const length = parseDecimalDigits(text, at + 1, text.length);
     if (length === null) return false;
     const src: SourcePos = { file: this.file, line, column: nameStart + 1 };
     out.push({ kind, src, timeUs, fd: file.fd, offset, length });
@@ -298,7 +287,7 @@ export class FioIologParser implements TraceLineParser {
   }
 
   private bytes(text: string, index: number, line: number, what: string): number {
-    const value = parseDecimal(text, this.wordStarts[index]!, this.wordEnds[index]!);
+    const value = parseDecimalDigits(text, this.wordStarts[index]!, this.wordEnds[index]!);
     if (value === null) this.fail(line, this.wordStarts[index]!, `bad ${what} '${this.word(text, index)}' (expected a byte count, a non-negative integer)`);
     return value;
   }

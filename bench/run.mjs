@@ -119,10 +119,16 @@ async function generate(format, path, lineCount) {
 /** Child: parse `path` as `format`, print JSON {ops, seconds, maxRssKiB}. */
 async function childParse(format, path) {
   const { openTrace } = await import(join(distDir, 'trace/detect.js'));
+  const { isOpBatchSource } = await import(join(distDir, 'trace/types.js'));
   const started = performance.now();
   const trace = await openTrace(path, { format });
   let ops = 0;
-  for await (const _op of trace.ops) ops++;
+  // As the replay reads them: a batch at a time where the reader hands out batches.
+  if (isOpBatchSource(trace.ops)) {
+    for (let batch = await trace.ops.nextBatch(); batch !== undefined; batch = await trace.ops.nextBatch()) ops += batch.length;
+  } else {
+    for await (const _op of trace.ops) ops++;
+  }
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(JSON.stringify({ ops, seconds, maxRssKiB: process.resourceUsage().maxRSS }));
 }

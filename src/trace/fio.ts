@@ -18,7 +18,7 @@ import type { SourcePos } from '../util/errors.js';
 import { TraceError } from '../util/errors.js';
 import { readTraceLines, type TraceLineParser, type TraceReadOptions } from './skipbad.js';
 import { createOpenFlags, type TraceOp, type TraceSource } from './types.js';
-import { parseDecimalDigits } from './digits.js';
+import { parseDecimalBytes, parseDecimalDigits } from './digits.js';
 
 /** One typical line, for detection messages. */
 export const fioExampleLine = 'fio version 3 iolog';
@@ -89,6 +89,8 @@ export class FioIologParser implements TraceLineParser {
   /** The file of the previous I/O line and its name: consecutive lines name the same file. */
   private lastName = '';
   private lastFile: FioFile | undefined;
+  /** lastName in UTF-8, for parseLineBytes. */
+  private lastNameBytes: Uint8Array = new Uint8Array(0);
 
   /** @param file the trace's display name, used in every `src` and error. */
   constructor(readonly file: string) {}
@@ -114,7 +116,6 @@ export class FioIologParser implements TraceLineParser {
 
   parseLine(text: string, line: number, out: TraceOp[]): void {
     this.lastLine = line;
-    if (this.lastFile !== undefined && this.parseCommonLine(text, line, out)) return;
     const count = this.splitWords(text);
     // Blank lines and '#' comments (fio writes neither; hand-written logs use them) carry nothing.
     if (count === 0 || text.charCodeAt(this.wordStarts[0]!) === 35) return;
@@ -151,46 +152,54 @@ export class FioIologParser implements TraceLineParser {
   }
 
   /**
-   * The line most of a log is made of, `[TIMESTAMP ]FILE write|read OFFSET
-   * LENGTH` with single spaces, on the open file of the line before: parsed
-   * without splitting it into words. Returns false (nothing done) for any
-   * other line, which the general path then reads (and reports, if bad).
+   * TraceLineParser.parseLineBytes: the line most of a log is made of,
+   * `[TIMESTAMP ]FILE write|read OFFSET LENGTH` with single spaces, on the
+   * open file of the line before, parsed from its bytes without a string or
+   * a split into words. Returns false (nothing done) for any other line,
+   * which parseLine then reads (and reports, if bad).
    */
-  private parseCommonLine(text: string, line: number, out: TraceOp[]): boolean {
-    const file = this.lastFile!;
-    if (!file.open) return false;
-    let at = 0;
+  parseLineBytes(bytes: Uint8Array, start: number, end: number, line: number, out: TraceOp[]): boolean {
+    const file = this.lastFile;
+    if (file === undefined || !file.open) return false;
+    let at = start;
     let timeUs = this.clockUs;
     if (this.version === 3) {
-      while (at < text.length && text.charCodeAt(at) !== 32) at++;
-      const stamp = parseDecimalDigits(text, 0, at);
-      if (stamp === null) return false;
+      while (at < end && bytes[at] !== 32) at++;
+      const stamp = parseDecimalBytes(bytes, start, at);
+      if (stamp < 0) return false;
       timeUs = stamp;
       at++;
     } else if (this.version !== 2) {
       return false;
     }
-    const name = this.lastName;
+    const name = this.lastNameBytes;
     const nameStart = at;
-    if (!text.startsWith(name, at) || text.charCodeAt(at + name.length) !== 32) return false;
-    at += name.length + 1;
+    if (at + name.length >= end) return false;
+    for (let index = 0; index < name.length; index++) if (bytes[at + index] !== name[index]) return false;
+    at += name.length;
+    if (bytes[at] !== 32) return false;
+    at++;
     let kind: 'write' | 'read';
-    if (text.startsWith('write ', at)) {
+    // "write " or "read "
+    if (bytes[at] === 119 && bytes[at + 1] === 114 && bytes[at + 2] === 105 && bytes[at + 3] === 116 && bytes[at + 4] === 101 && bytes[at + 5] === 32) {
       kind = 'write';
       at += 6;
-    } else if (text.startsWith('read ', at)) {
+    } else if (bytes[at] === 114 && bytes[at + 1] === 101 && bytes[at + 2] === 97 && bytes[at + 3] === 100 && bytes[at + 4] === 32) {
       kind = 'read';
       at += 5;
     } else {
       return false;
     }
+    if (at > end) return false;
     const offsetStart = at;
-    while (at < text.length && text.charCodeAt(at) !== 32) at++;
-    const offset = parseDecimalDigits(text, offsetStart, at);
-    if (offset === null) return false;
-    const length = parseDecimalDigits(text, at + 1, text.length);
-    if (length === null) return false;
-    const src: SourcePos = { file: this.file, line, column: nameStart + 1 };
+    while (at < end && bytes[at] !== 32) at++;
+    const offset = parseDecimalBytes(bytes, offsetStart, at);
+    if (offset < 0) return false;
+    const length = parseDecimalBytes(bytes, at + 1, end);
+    if (length < 0) return false;
+    this.lastLine = line;
+    // Everything before the name is ASCII: its byte offset is its column.
+    const src: SourcePos = { file: this.file, line, column: nameStart - start + 1 };
     out.push({ kind, src, timeUs, fd: file.fd, offset, length });
     if (this.version === 3) this.clockUs = Math.max(this.clockUs, timeUs);
     return true;
@@ -266,6 +275,7 @@ export class FioIologParser implements TraceLineParser {
     const name = this.fileName(text, first);
     const file = name === this.lastName && this.lastFile !== undefined ? this.lastFile : this.files.get(name);
     if (file === undefined) this.fail(src.line, src.column! - 1, `I/O on file '${name}' before its 'add' (expected '${name} add' first)`);
+    if (name !== this.lastName) this.lastNameBytes = Buffer.from(name, 'utf8');
     this.lastName = name;
     this.lastFile = file;
     if (!file.open) {

@@ -113,6 +113,81 @@ export async function* readLineBatches(path: string, displayName: string = path)
 }
 
 /**
+ * Complete physical lines as bytes: `bytes` holds whole lines, each ending in
+ * `\n` except, at the end of input, an unterminated last one; the first is
+ * line `firstLine`. Lines are still raw: a trailing `\r` and (line 1) a BOM
+ * are the reader's to drop (`lineTextBounds`).
+ */
+export interface ByteLineBatch {
+  bytes: Buffer;
+  firstLine: number;
+}
+
+/**
+ * Streams the lines of `path` as bytes, a read chunk at a time (cut after its
+ * last `\n`): for readers that parse their common lines straight from the
+ * bytes and decode only the others (`Buffer#toString('utf8')` of one line
+ * decodes it as the streaming decoder of readLineBatches would, since a `\n`
+ * byte never falls inside a UTF-8 sequence).
+ *
+ * Complexity: O(bytes); memory O(chunk + longest line).
+ * @param displayName the name used in error messages (default `path`).
+ */
+export async function* readByteLineBatches(path: string, displayName: string = path): AsyncGenerator<ByteLineBatch> {
+  let pending: Buffer | undefined;
+  let nextLine = 1;
+  try {
+    for await (const chunk of openTraceStream(path)) {
+      const bytes = chunk as Buffer;
+      const lastNewline = bytes.lastIndexOf(10);
+      if (lastNewline < 0) {
+        pending = pending === undefined ? Buffer.from(bytes) : Buffer.concat([pending, bytes]);
+        checkPendingLength(pending, nextLine, displayName);
+        continue;
+      }
+      const lines = pending === undefined ? bytes.subarray(0, lastNewline + 1) : Buffer.concat([pending, bytes.subarray(0, lastNewline + 1)]);
+      pending = lastNewline + 1 < bytes.length ? Buffer.from(bytes.subarray(lastNewline + 1)) : undefined;
+      const firstLine = nextLine;
+      for (let at = lines.indexOf(10); at >= 0; at = lines.indexOf(10, at + 1)) nextLine++;
+      if (pending !== undefined) checkPendingLength(pending, nextLine, displayName);
+      yield { bytes: lines, firstLine };
+    }
+    if (pending !== undefined && pending.length > 0) yield { bytes: pending, firstLine: nextLine };
+  } catch (error) {
+    throw traceInputError(error, displayName);
+  }
+}
+
+/** LineSplitter's limit on the unterminated tail, for bytes: UTF-16 units never outnumber UTF-8 bytes. */
+function checkPendingLength(pending: Buffer, line: number, displayName: string): void {
+  if (pending.length > lineLengthMaxChars && pending.toString('utf8').length > lineLengthMaxChars) failLineTooLong(displayName, line);
+}
+
+/**
+ * The text of the line at bytes[start, end) (`end` at its `\n` or the end of
+ * the batch) without a trailing `\r` and, on line 1, a BOM, as LineSplitter
+ * cleans it: sets lineBounds[0..1]. Throws TraceError for a line over
+ * lineLengthMaxChars.
+ */
+export function lineTextBounds(bytes: Uint8Array, start: number, end: number, line: number, displayName: string, bounds: Int32Array): void {
+  if (end > start && bytes[end - 1] === 13) end--; // CRLF
+  if (line === 1 && end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) start += 3; // BOM
+  if (end - start > lineLengthMaxChars && Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8').length > lineLengthMaxChars) {
+    failLineTooLong(displayName, line);
+  }
+  bounds[0] = start;
+  bounds[1] = end;
+}
+
+function failLineTooLong(displayName: string, line: number): never {
+  throw new TraceError(
+    { file: displayName, line },
+    `line longer than ${lineLengthMaxChars} characters`,
+    'is this a binary file? name the trace format with --format, or check the file',
+  );
+}
+
+/**
  * Streams the physical lines of `path` one at a time as `{ text, line }`.
  * Same rules as `readLineBatches`, which is cheaper for hot loops.
  */
@@ -185,10 +260,6 @@ export class LineSplitter {
   }
 
   private failTooLong(line: number): never {
-    throw new TraceError(
-      { file: this.displayName, line },
-      `line longer than ${lineLengthMaxChars} characters`,
-      'is this a binary file? name the trace format with --format, or check the file',
-    );
+    failLineTooLong(this.displayName, line);
   }
 }

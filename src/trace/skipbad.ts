@@ -10,7 +10,7 @@
 import { assert } from '../util/assert.js';
 import { TraceError, type SourcePos } from '../util/errors.js';
 import { CsvRecordSplitter, CsvTraceBuilder } from './csv.js';
-import { readLineBatches, type TraceLineBatch } from './lines.js';
+import { lineTextBounds, readByteLineBatches, readLineBatches, type ByteLineBatch, type TraceLineBatch } from './lines.js';
 import type { IgnoredOp, OpBatchSource, TraceOp } from './types.js';
 import { XioParser } from './xio.js';
 
@@ -27,6 +27,14 @@ export interface TraceLineParser {
    * to `out`. Throws TraceError, with the line's position, on a bad line.
    */
   parseLine(text: string, line: number, out: TraceOp[]): void;
+  /**
+   * Optional fast path: parses the line at bytes[start, end) (cleaned: no
+   * `\r`, no BOM) when it is one of the reader's common lines, exactly as
+   * parseLine would its text, and returns true; returns false, having done
+   * nothing, for any other line (parseLine then gets its text). Never throws.
+   * A reader with it is fed bytes, and only its other lines are decoded.
+   */
+  parseLineBytes?(bytes: Uint8Array, start: number, end: number, line: number, out: TraceOp[]): boolean;
   /** End of input: appends the final ops (closes of files still open). May throw TraceError. */
   finish(out: TraceOp[]): void;
 }
@@ -63,7 +71,8 @@ export function badLineOp(error: TraceError, fallback: SourcePos): IgnoredOp {
  * Complexity: O(input); memory O(longest line + ops of one line).
  */
 export function readTraceLines(path: string, displayName: string, parser: TraceLineParser, options: TraceReadOptions = {}): AsyncGenerator<TraceOp> {
-  return new LineOpStream(readLineBatches(path, displayName), displayName, parser, options.badLines);
+  const batches = parser.parseLineBytes !== undefined ? readByteLineBatches(path, displayName) : readLineBatches(path, displayName);
+  return new LineOpStream(batches, displayName, parser, options.badLines);
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
@@ -77,11 +86,13 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  */
 class LineOpStream implements AsyncGenerator<TraceOp>, OpBatchSource {
   private readonly out: TraceOp[] = [];
+  /** Scratch [start, end) of the line text lineTextBounds found. */
+  private readonly bounds = new Int32Array(2);
   private index = 0;
   private ended = false;
 
   constructor(
-    private readonly batches: AsyncGenerator<TraceLineBatch>,
+    private readonly batches: AsyncGenerator<TraceLineBatch | ByteLineBatch>,
     private readonly displayName: string,
     private readonly parser: TraceLineParser,
     private readonly badLines: BadLineLog | undefined,
@@ -136,12 +147,39 @@ class LineOpStream implements AsyncGenerator<TraceOp>, OpBatchSource {
     return DONE;
   }
 
-  private parseBatch(batch: TraceLineBatch): void {
+  private parseBatch(batch: TraceLineBatch | ByteLineBatch): void {
+    if ('bytes' in batch) {
+      this.parseByteBatch(batch);
+      return;
+    }
     const { lines, firstLine } = batch;
     const { parser, out, badLines } = this;
     for (let index = 0; index < lines.length; index++) {
       if (badLines === undefined) parser.parseLine(lines[index]!, firstLine + index, out);
       else parseSkipping(parser, lines[index]!, firstLine + index, out, badLines, this.displayName);
+    }
+  }
+
+  /** The lines of a byte batch: the parser's fast path first, the text of the line for the rest. */
+  private parseByteBatch(batch: ByteLineBatch): void {
+    const { bytes, firstLine } = batch;
+    const { parser, out, badLines, bounds } = this;
+    const length = bytes.length;
+    let line = firstLine;
+    let start = 0;
+    while (start < length) {
+      let end = bytes.indexOf(10, start);
+      if (end < 0) end = length;
+      lineTextBounds(bytes, start, end, line, this.displayName, bounds);
+      const textStart = bounds[0]!;
+      const textEnd = bounds[1]!;
+      if (!parser.parseLineBytes!(bytes, textStart, textEnd, line, out)) {
+        const text = bytes.toString('utf8', textStart, textEnd);
+        if (badLines === undefined) parser.parseLine(text, line, out);
+        else parseSkipping(parser, text, line, out, badLines, this.displayName);
+      }
+      line++;
+      start = end + 1;
     }
   }
 

@@ -20,6 +20,12 @@ function pick<T>(random: Prng, items: readonly T[]): T {
 }
 
 function randomLine(random: Prng, version: number): string {
+  if (random.nextInt(3) === 0) {
+    // The common line (single spaces, one file), now and then with a bad or odd number.
+    const number = (): string => (random.nextInt(20) === 0 ? pick(random, numbers) : String(random.nextInt(1 << 20) * 512));
+    const stamp = version === 3 ? `${random.nextInt(20) === 0 ? pick(random, numbers) : random.nextInt(1e6)} ` : '';
+    return `${stamp}${names[random.nextInt(8) === 0 ? 1 : 0]} ${pick(random, ['write', 'read', 'write', 'read', 'trim'])} ${number()} ${number()}`;
+  }
   if (random.nextInt(25) === 0) return pick(random, ['', '   ', '# a comment', '\t#x', 'fio version 3 iolog']);
   const words: string[] = [];
   if (version === 3) words.push(random.nextInt(10) === 0 ? pick(random, numbers) : String(random.nextInt(1e6)));
@@ -46,6 +52,9 @@ describe('FioIologParser matches the regex-based reference', () => {
   test.each([[2, 1], [3, 2], [2, 3], [3, 4]])('version %i, seed %i: 20000 random lines', (version, seed) => {
     const random = new Prng(seed);
     const parser = new FioIologParser('fuzz.log');
+    // The same lines fed as bytes: the fast path where it takes the line, parseLine for the rest.
+    const byteParser = new FioIologParser('fuzz.log');
+    let fast = 0;
     const reference = new ReferenceFioIologParser('fuzz.log');
     const lines = [`fio version ${version} iolog`, ...names.map((name) => (version === 3 ? `0 ${name} add` : `${name} add`))];
     for (let index = 0; index < 20000; index++) lines.push(randomLine(random, version));
@@ -55,8 +64,17 @@ describe('FioIologParser matches the regex-based reference', () => {
       const expected = attempt((out) => reference.parseLine(text, index + 1, out));
       if (expected.error !== undefined) errors++;
       expect({ line: index + 1, text, ...got }).toEqual({ line: index + 1, text, ...expected });
+      const bytes = Buffer.from(`#${text}\n`, 'utf8');
+      const viaBytes = attempt((out) => {
+        if (byteParser.parseLineBytes(bytes, 1, bytes.length - 1, index + 1, out)) fast++;
+        else byteParser.parseLine(text, index + 1, out);
+      });
+      expect({ line: index + 1, text, ...viaBytes }).toEqual({ line: index + 1, text, ...expected });
     });
-    expect(attempt((out) => parser.finish(out))).toEqual(attempt((out) => reference.finish(out)));
+    const finished = attempt((out) => reference.finish(out));
+    expect(attempt((out) => parser.finish(out))).toEqual(finished);
+    expect(attempt((out) => byteParser.finish(out))).toEqual(finished);
+    expect(fast).toBeGreaterThan(1000);
     // The lines exercise both paths: many parse, many fail.
     expect(errors).toBeGreaterThan(1000);
     expect(errors).toBeLessThan(18000);

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineSplitter, isGzipPath, peekLines, readLineBatches, readLines } from '../../src/trace/lines.js';
+import { LineSplitter, isGzipPath, lineLengthMaxChars, lineTextBounds, peekLines, readByteLineBatches, readLineBatches, readLines } from '../../src/trace/lines.js';
 import { makeTempDir, traceErrorOf } from './helpers.js';
 
 const temp = makeTempDir();
@@ -70,6 +70,67 @@ describe('readLines', () => {
     const error = await traceErrorOf(linesOf(path));
     expect(error.message).toMatch(/^.*plain\.xio\.gz: not a valid gzip file \(/);
     expect(error.hint).toContain('gzip');
+  });
+});
+
+/** The lines readByteLineBatches gives, cleaned by lineTextBounds and decoded, as readLines numbers them. */
+async function byteLinesOf(path: string): Promise<{ lines: Array<[number, string]>; batches: number }> {
+  const lines: Array<[number, string]> = [];
+  const bounds = new Int32Array(2);
+  let batches = 0;
+  for await (const { bytes, firstLine } of readByteLineBatches(path)) {
+    batches++;
+    let line = firstLine;
+    let start = 0;
+    while (start < bytes.length) {
+      let end = bytes.indexOf(10, start);
+      if (end < 0) end = bytes.length;
+      lineTextBounds(bytes, start, end, line, path, bounds);
+      lines.push([line, bytes.toString('utf8', bounds[0], bounds[1])]);
+      line++;
+      start = end + 1;
+    }
+  }
+  return { lines, batches };
+}
+
+describe('readByteLineBatches', () => {
+  test.each([
+    ['BOM, CRLF, blank lines, no final newline', '\uFEFFfirst\r\n\nthird\nfourth'],
+    ['a final newline, a lone CR line', 'x\r\n\r\ny\n'],
+    ['an empty file', ''],
+    ['one unterminated line', 'only'],
+    ['a BOM on line 2 stays', 'a\n\uFEFFb\n'],
+    ['bad UTF-8 bytes', 'ok\n\udc80\n'],
+  ])('gives the lines readLines gives: %s', async (_name, text) => {
+    const path = temp.write('bytes.txt', text);
+    expect((await byteLinesOf(path)).lines).toEqual(await linesOf(path));
+  });
+
+  test('invalid UTF-8 decodes per line as the streaming decoder does', async () => {
+    const path = join(temp.dir, 'invalid.txt');
+    writeFileSync(path, Buffer.from([0x61, 0xc3, 0x0a, 0xe2, 0x82, 0x62, 0x0a, 0xff, 0x0a]));
+    expect((await byteLinesOf(path)).lines).toEqual(await linesOf(path));
+  });
+
+  test('chunks cut after their last newline, lines carried across, multi-byte characters intact, gzip too', async () => {
+    const lineCount = 60_000;
+    const text = Array.from({ length: lineCount }, (_, index) => `line ${index} é€`).join('\n') + '\n';
+    for (const path of [temp.write('bigbytes.txt', text), temp.writeGz('bigbytes.txt.gz', text)]) {
+      const { lines, batches } = await byteLinesOf(path);
+      expect(batches).toBeGreaterThan(1);
+      expect(lines).toEqual(await linesOf(path));
+    }
+  });
+
+  test('a line over the limit is a TraceError with its line number, as from readLines', async () => {
+    const path = temp.write('long.txt', `short\n${'x'.repeat(lineLengthMaxChars + 1)}\nafter\n`);
+    const error = await traceErrorOf(byteLinesOf(path));
+    expect(error.message).toBe((await traceErrorOf(linesOf(path))).message);
+    expect(error.message).toContain(':2');
+    // Multi-byte characters: more bytes than the limit, fewer characters: accepted.
+    const wide = temp.write('wide.txt', `${'\u00e9'.repeat(lineLengthMaxChars / 2 + 10)}\n`);
+    expect((await byteLinesOf(wide)).lines).toEqual(await linesOf(wide));
   });
 });
 

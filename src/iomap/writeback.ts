@@ -26,13 +26,10 @@ const pageScratch = new Uint8Array(PAGE_SIZE);
 function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number, runs: number[]): Page[] {
   const blockSize = ctx.blockSize;
   const isize = inode.size;
-  const indexes = inode.pages.dirtyIndexesIn(startIndex, endIndex);
-  const pages = new Array<Page>(indexes.length);
-  for (let at = 0; at < indexes.length; at++) {
-    const index = indexes[at]!;
-    const page = inode.pages.get(index)!;
-    pages[at] = page;
-    const pageStart = index * PAGE_SIZE;
+  const pages = inode.pages.dirtyPagesIn(startIndex, endIndex);
+  for (let at = 0; at < pages.length; at++) {
+    const page = pages[at]!;
+    const pageStart = page.index * PAGE_SIZE;
     if (pageStart >= isize) continue; // wholly past EOF: skipped, dirty bits dropped below
     if (pageStart + PAGE_SIZE > isize) page.data.fill(0, isize - pageStart); // folio straddling EOF
     const blockLimit = Math.ceil(Math.min(PAGE_SIZE, isize - pageStart) / blockSize);

@@ -132,6 +132,10 @@ export class PageAccounting {
   }
 }
 
+/** dirtyPagesIn packs (index, slot) into index * SLOT_LIMIT + slot when both fit (< 2^53). */
+const SLOT_LIMIT = 2 ** 21;
+const INDEX_LIMIT = 2 ** 32;
+
 export class InodePages {
   private pages = new Map<number, Page>();
   /**
@@ -267,24 +271,48 @@ export class InodePages {
 
   /** Dirty page indexes in [startIndex, endIndex), ascending. */
   dirtyIndexesIn(startIndex: number, endIndex: number): number[] {
+    return this.dirtyPagesIn(startIndex, endIndex).map((page) => page.index);
+  }
+
+  /** Dirty pages in [startIndex, endIndex), by index ascending (what a writeback takes). */
+  dirtyPagesIn(startIndex: number, endIndex: number): Page[] {
     const dirty = this.dirtyList;
     if (endIndex - startIndex <= dirty.length) {
       // A range smaller than the dirty set (a sync write's range): probe it in order.
-      const out: number[] = [];
-      for (let index = startIndex; index < endIndex; index++) if (this.isDirtyAt(index)) out.push(index);
+      const out: Page[] = [];
+      for (let index = startIndex; index < endIndex; index++) {
+        const page = this.pages.get(index);
+        if (page !== undefined && page.dirtySlot >= 0) out.push(page);
+      }
       return out;
     }
-    // Sorted as numbers in a typed array: much cheaper than Array.sort with a comparator.
+    // Sorted as numbers in a typed array (much cheaper than Array.sort with a comparator): each key is
+    // index * 2^SLOT_BITS + slot, so the sorted keys give the pages themselves, with no index lookup.
     const indexes = this.dirtyIndexes;
-    const sorted = new Float64Array(dirty.length);
+    const keys = new Float64Array(dirty.length);
     let count = 0;
+    let packed = dirty.length <= SLOT_LIMIT;
     for (let slot = 0; slot < dirty.length; slot++) {
       const index = indexes[slot]!;
-      if (index >= startIndex && index < endIndex) sorted[count++] = index;
+      if (index < startIndex || index >= endIndex) continue;
+      if (index >= INDEX_LIMIT) packed = false;
+      keys[count++] = index * SLOT_LIMIT + slot;
     }
-    const view = sorted.subarray(0, count).sort();
-    const out = new Array<number>(count);
-    for (let at = 0; at < count; at++) out[at] = view[at]!;
+    const sorted = keys.subarray(0, count);
+    const out = new Array<Page>(count);
+    if (packed) {
+      sorted.sort();
+      for (let at = 0; at < count; at++) out[at] = dirty[sorted[at]! % SLOT_LIMIT]!;
+      return out;
+    }
+    // Indexes or slots too large to pack into one safe integer: sort the indexes, then look the pages up.
+    count = 0;
+    for (let slot = 0; slot < dirty.length; slot++) {
+      const index = indexes[slot]!;
+      if (index >= startIndex && index < endIndex) keys[count++] = index;
+    }
+    sorted.sort();
+    for (let at = 0; at < count; at++) out[at] = this.pages.get(sorted[at]!)!;
     return out;
   }
 

@@ -83,6 +83,25 @@ describe('InodePages with 1 KiB blocks', () => {
     expect(pages.hasDirtyIn(101, 1_000_000)).toBe(false);
   });
 
+  test('dirtyPagesIn gives the pages themselves by index, packed keys or not (indexes past 2^32)', () => {
+    const pages = new InodePages(4096);
+    const wanted = [7, 2 ** 32 + 5, 0, 2 ** 31, 3, 2 ** 40];
+    for (const index of wanted) {
+      const page = pages.grab(index);
+      page.uptodate = 1;
+      pages.markDirty(page, 1);
+    }
+    pages.grab(1); // clean
+    const sorted = [...wanted].sort((a, b) => a - b);
+    const all = pages.dirtyPagesIn(0, Number.MAX_SAFE_INTEGER);
+    expect(all.map((page) => page.index)).toEqual(sorted);
+    for (const page of all) expect(pages.get(page.index)).toBe(page);
+    // Below 2^32 the keys pack (index, slot); the slot order is not the index order.
+    expect(pages.dirtyPagesIn(0, 2 ** 32).map((page) => page.index)).toEqual([0, 3, 7, 2 ** 31]);
+    expect(pages.dirtyPagesIn(2, 2 ** 32).map((page) => page.index)).toEqual([3, 7, 2 ** 31]);
+    expect(pages.dirtyPagesIn(2, 8).map((page) => page.index)).toEqual([3, 7]); // the probing path
+  });
+
   test('drop removes pages (dirty or not) in the range and forgets their dirty state', () => {
     const pages = new InodePages(1024);
     for (const index of [0, 1, 2, 3]) {

@@ -23,7 +23,7 @@ export interface Ioend {
   unwritten: boolean;
   /** The mapping was a CoW destination: completion remaps it. */
   shared: boolean;
-  /** The device write failed (EIO): completion must not convert, remap or move the on-disk size. */
+  /** The device write failed (EIO; 0 or absent: it did not): completion must not convert, remap or move the on-disk size. */
   error?: number;
 }
 
@@ -33,7 +33,7 @@ export interface WritebackOps {
    * the contiguous dirty run. Delalloc becomes real here. Returns Mapped, Unwritten or Hole (skip), never Delalloc.
    */
   mapBlocks(inode: Inode, pos: number, dirtyLength: number): Iomap;
-  /** Ioend completion: convert unwritten extents, remap CoW, update the on-disk size. */
+  /** Ioend completion: convert unwritten extents, remap CoW, update the on-disk size. The ioend object is reused: read it, keep nothing. */
   ioendCompletion(inode: Inode, ioend: Ioend): void;
   /** ->discard_folio after a mapping error. */
   discardFolio?(inode: Inode, pos: number): void;

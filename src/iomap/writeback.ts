@@ -65,6 +65,8 @@ function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, 
 class IoendBuilder {
   current: Ioend | undefined;
   completed = 0;
+  /** The one ioend object, filled anew for each ioend: completion reads it and keeps nothing. */
+  private readonly ioend: Ioend = { offset: 0, length: 0, addr: 0, unwritten: false, shared: false, error: 0 };
 
   constructor(
     private readonly inode: Inode,
@@ -86,7 +88,14 @@ class IoendBuilder {
         current.length < IOEND_MAX_BYTES;
       if (!joins) {
         this.finish();
-        this.current = error === 0 ? { offset: pos, length: 0, addr, unwritten, shared } : { offset: pos, length: 0, addr, unwritten, shared, error };
+        const ioend = this.ioend;
+        ioend.offset = pos;
+        ioend.length = 0;
+        ioend.addr = addr;
+        ioend.unwritten = unwritten;
+        ioend.shared = shared;
+        ioend.error = error;
+        this.current = ioend;
       }
       const ioend = this.current!;
       const taken = Math.min(length, IOEND_MAX_BYTES - ioend.length);

@@ -158,18 +158,21 @@ function fdsOf(op: TraceOp): number[] {
 export function outsideRoot(state: ReplayState, op: TraceOp): boolean {
   const root = state.options.root;
   if (root === undefined || root === '') return false;
-  const out = (path: string): boolean => mapTracePath(path, root) === undefined;
   switch (op.kind) {
     case 'mkdir':
     case 'unlink':
-      return out(op.path);
+      return isOutside(op.path, root);
     case 'rename':
-      return out(op.from) && out(op.to);
+      return isOutside(op.from, root) && isOutside(op.to, root);
     case 'truncate':
-      return op.fd === undefined && op.path !== undefined && out(op.path);
+      return op.fd === undefined && op.path !== undefined && isOutside(op.path, root);
     default:
       return false;
   }
+}
+
+function isOutside(path: string, root: string): boolean {
+  return mapTracePath(path, root) === undefined;
 }
 
 /**

@@ -177,13 +177,14 @@ function applyStep(state: ReplayState, op: TraceOp): void {
   }
   let simErrno: number | undefined;
   const timing = state.timing;
-  const bytesBefore = { written: state.bytesWritten, read: state.bytesRead };
+  const writtenBefore = state.bytesWritten;
+  const readBefore = state.bytesRead;
   timing?.beginOp(opIoInfo(op, openFlagsOf(state, op)));
   try {
     applyOp(state, op);
-    timing?.endOp(state.bytesWritten - bytesBefore.written, state.bytesRead - bytesBefore.read);
+    timing?.endOp(state.bytesWritten - writtenBefore, state.bytesRead - readBefore);
   } catch (error) {
-    timing?.endOp(state.bytesWritten - bytesBefore.written, state.bytesRead - bytesBefore.read);
+    timing?.endOp(state.bytesWritten - writtenBefore, state.bytesRead - readBefore);
     if (!(error instanceof ErrnoError)) throw error;
     simErrno = error.errno;
     recordError(state, op, error.errno, error.message, 'path' in op ? (op as { path: string }).path : undefined);

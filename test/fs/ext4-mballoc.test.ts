@@ -6,7 +6,9 @@
  * fallback of ext4_mb_regular_allocator, and NOPREALLOC for closed files.
  */
 import { ExtentState, type Extent } from '../../src/extent/extentmap.js';
+import { InodePaList, type InodePa } from '../../src/fs/ext4/mballoc.js';
 import { ext4State } from '../../src/fs/ext4/policy.js';
+import { Prng } from '../../src/util/prng.js';
 import { makeHarness, openFlags, type Harness } from '../engine/harness.js';
 
 const KiB = 1024;
@@ -105,5 +107,44 @@ describe('NOPREALLOC for closed files ending at EOF', () => {
     expect([...pas.values()].map((pa) => [pa.logicalStart, pa.length])).toEqual([[0, 32]]);
     expect(extents(h, 'open.bin')).toEqual([[0, 25, [...pas.values()][0]!.physStart, W]]);
     expect([...pas.values()][0]!.physStart).not.toBe(32897);
+  });
+});
+
+describe('InodePaList.consume', () => {
+  test('keeps the consumed ranges sorted and merged, against a per-block shadow, until the PA leaves the list', () => {
+    const random = new Prng(7);
+    for (let round = 0; round < 20; round++) {
+      const list = new InodePaList();
+      const length = 50 + random.nextInt(200);
+      const pa: InodePa = { logicalStart: 1000, physStart: 90_000, length, consumed: [], consumedBlocks: 0 };
+      list.add(pa);
+      const taken = new Array<boolean>(length).fill(false);
+      let left = length;
+      while (left > 0) {
+        // A free run at a random place, of random length.
+        let at = random.nextInt(length);
+        while (taken[at]) at = (at + 1) % length;
+        let count = 1 + random.nextInt(8);
+        for (let k = 1; k < count; k++) {
+          if (at + k >= length || taken[at + k]) {
+            count = k;
+            break;
+          }
+        }
+        list.consume(pa, pa.logicalStart + at, count);
+        for (let k = 0; k < count; k++) taken[at + k] = true;
+        left -= count;
+        const expected: number[] = [];
+        for (let block = 0; block < length; block++) {
+          if (!taken[block]) continue;
+          if (expected.length > 0 && expected[expected.length - 1] === pa.logicalStart + block) expected[expected.length - 1]++;
+          else expected.push(pa.logicalStart + block, pa.logicalStart + block + 1);
+        }
+        expect(pa.consumed).toEqual(expected);
+        expect(pa.consumedBlocks).toBe(length - left);
+        expect(list.unconsumed).toBe(left);
+      }
+      expect(list.size).toBe(0);
+    }
   });
 });

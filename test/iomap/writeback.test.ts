@@ -56,7 +56,7 @@ describe('ioend boundaries', () => {
     const { ops, ioends, mapCalls } = recordingWriteback((pos) => mapping(IomapType.Mapped, pos, PAGE_SIZE, MiB + pos));
     iomapWritepages(ctx, inode, ops);
     expect(mapCalls).toHaveLength(2);
-    expect(ioends).toEqual([{ offset: 0, length: 2 * PAGE_SIZE, addr: MiB, unwritten: false, shared: false }]);
+    expect(ioends).toEqual([{ offset: 0, length: 2 * PAGE_SIZE, addr: MiB, unwritten: false, shared: false, error: 0 }]);
   });
 
   test('an unwritten -> written change starts a new ioend even when the disk is contiguous', () => {
@@ -68,8 +68,8 @@ describe('ioend boundaries', () => {
     );
     expect(iomapWritepages(ctx, inode, ops)).toBe(4 * PAGE_SIZE);
     expect(ioends).toEqual([
-      { offset: 0, length: 2 * PAGE_SIZE, addr: MiB, unwritten: true, shared: false },
-      { offset: 2 * PAGE_SIZE, length: 2 * PAGE_SIZE, addr: MiB + 2 * PAGE_SIZE, unwritten: false, shared: false },
+      { offset: 0, length: 2 * PAGE_SIZE, addr: MiB, unwritten: true, shared: false, error: 0 },
+      { offset: 2 * PAGE_SIZE, length: 2 * PAGE_SIZE, addr: MiB + 2 * PAGE_SIZE, unwritten: false, shared: false, error: 0 },
     ]);
     expect(allEqual(readDevice(device, MiB, 4 * PAGE_SIZE), 0x31)).toBe(true);
     expect(ctx.stats.writebackIoends).toBe(2);

@@ -38,6 +38,8 @@ export interface InodePa {
  */
 export class InodePaList {
   private readonly tree = new BTree<number, InodePa>();
+  /** Scratch pair of lookups (read within the call that filled it). */
+  private readonly pair: [number, InodePa | undefined] = [0, undefined];
   /** Blocks held by these PAs and not handed out. */
   unconsumed = 0;
 
@@ -47,9 +49,10 @@ export class InodePaList {
 
   /** The PA whose logical range contains `logical`. */
   containing(logical: number): InodePa | undefined {
-    const pair = this.tree.getPairOrNextLower(logical);
+    const pair = this.tree.getPairOrNextLower(logical, this.pair as [number, InodePa]);
     if (!pair) return undefined;
     const pa = pair[1];
+    pair[1] = undefined as unknown as InodePa; // the scratch pair holds no PA after the call
     return logical < pa.logicalStart + pa.length ? pa : undefined;
   }
 
@@ -402,6 +405,17 @@ function consume(pa: InodePa, logical: number, count: number): void {
     end = Math.max(end, ranges[last * 2 + 1]!);
     last++;
   }
-  ranges.splice(first * 2, (last - first) * 2, start, end);
+  // Pairs [first, last) become the one pair (start, end): moved in place (splice would allocate the removed pairs).
+  const removed = last - first;
+  if (removed === 0) {
+    ranges.push(0, 0);
+    for (let at = ranges.length - 1; at >= first * 2 + 2; at--) ranges[at] = ranges[at - 2]!;
+  } else if (removed > 1) {
+    const shift = (removed - 1) * 2;
+    for (let at = first * 2 + 2; at + shift < ranges.length; at++) ranges[at] = ranges[at + shift]!;
+    ranges.length -= shift;
+  }
+  ranges[first * 2] = start;
+  ranges[first * 2 + 1] = end;
   pa.consumedBlocks += count;
 }

@@ -18,7 +18,8 @@ export const PAGE_SHIFT = 12;
  */
 export class Page {
   // Declared, then set in the constructor in one fixed order: one object shape, no field definitions per page.
-  declare readonly index: number;
+  /** The page's index in its file (set by the cache: a reclaimed page is recycled under a new index). */
+  declare index: number;
   /** The page's memory (its bytes are `data`, which fills in a lazy page first). */
   declare readonly buffer: Uint8Array;
   /** Bit i: block i of the page is uptodate. */
@@ -108,9 +109,31 @@ export class PageAccounting {
   // buffers kept here are reused by the pages that follow instead of being allocated again (and collected).
   private static readonly POOL_MAX = 32768;
 
-  /** Whether dropped pages' buffers come back for reuse (false in dataless runs: every page shares one). */
-  get reusesBuffers(): boolean {
-    return this.scratch === undefined;
+  /**
+   * Pages reclaimed by dropClean, reused (with their buffers) by the pages that
+   * follow: a page lives through a writeback cycle or two, long enough for the
+   * garbage collector to copy it twice if it were new each time. Only reclaim
+   * recycles pages (nothing holds a reclaimed page); the pool and the buffer
+   * pool together hold at most POOL_MAX.
+   */
+  private readonly pagePool: Page[] = [];
+
+  /** A recycled page for `index` (nothing uptodate or dirty), or undefined when the pool is empty. */
+  takePage(index: number): Page | undefined {
+    const page = this.pagePool.pop();
+    if (page === undefined) return undefined;
+    page.index = index;
+    page.uptodate = 0;
+    page.dirty = 0;
+    page.lazy = undefined;
+    page.lazyOffset = 0;
+    page.dirtySlot = -1;
+    return page;
+  }
+
+  /** Takes back a reclaimed page (dropped from its cache, referenced by nothing). */
+  givePage(page: Page): void {
+    if (this.pagePool.length + this.pool.length < PageAccounting.POOL_MAX) this.pagePool.push(page);
   }
 
   takeBuffer(): Uint8Array {
@@ -118,7 +141,7 @@ export class PageAccounting {
   }
 
   giveBuffer(buffer: Uint8Array): void {
-    if (this.scratch === undefined && this.pool.length < PageAccounting.POOL_MAX) this.pool.push(buffer);
+    if (this.scratch === undefined && this.pool.length + this.pagePool.length < PageAccounting.POOL_MAX) this.pool.push(buffer);
   }
 
   /** New page buffers come 64 at a time out of one ArrayBuffer: fewer, larger allocations. */
@@ -208,7 +231,7 @@ export class InodePages {
     let page = this.pages.get(index);
     if (!page) {
       // A recycled buffer holds old bytes: nothing reads a block before it is uptodate.
-      page = new Page(index, this.accounting.takeBuffer());
+      page = this.accounting.takePage(index) ?? new Page(index, this.accounting.takeBuffer());
       this.pages.set(index, page);
       this.accounting.pages++;
     }
@@ -345,27 +368,25 @@ export class InodePages {
     this.removeDirty(page);
   }
 
-  /** Drops clean pages only (invalidate_mapping_pages); returns how many were dropped. */
+  /** Drops clean pages only (invalidate_mapping_pages); returns how many were dropped. They are recycled. */
   dropClean(): number {
-    if (!this.accounting.reusesBuffers) {
-      // No buffer to hand back per page: the dirty pages alone make the new index.
-      const dropped = this.pages.size - this.dirtyList.length;
-      if (dropped === 0) return 0;
+    const dropped = this.pages.size - this.dirtyList.length;
+    if (dropped === 0) return 0;
+    const accounting = this.accounting;
+    if (this.dirtyList.length * 4 < this.pages.size) {
+      // Mostly clean (reclaim after a writeback): the dirty pages alone make the new index.
+      for (const page of this.pages.values()) if (page.dirtySlot < 0) accounting.givePage(page);
       const kept = new Map<number, Page>();
       for (const page of this.dirtyList) kept.set(page.index, page);
       this.pages = kept;
-      this.accounting.pages -= dropped;
-      return dropped;
-    }
-    let dropped = 0;
-    for (const [index, page] of this.pages) {
-      if (page.dirty === 0) {
+    } else {
+      for (const [index, page] of this.pages) {
+        if (page.dirtySlot >= 0) continue;
         this.pages.delete(index);
-        this.accounting.giveBuffer(page.buffer);
-        dropped++;
+        accounting.givePage(page);
       }
     }
-    this.accounting.pages -= dropped;
+    accounting.pages -= dropped;
     return dropped;
   }
 

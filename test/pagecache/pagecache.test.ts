@@ -143,6 +143,38 @@ describe('InodePages with 1 KiB blocks', () => {
     pages.checkValid();
   });
 
+  test.each([
+    ['with data', false],
+    ['dataless', true],
+  ])('reclaimed pages are recycled fresh under their new index, with their buffers (%s)', (_name, dataless) => {
+    const accounting = new PageAccounting(dataless);
+    const pages = new InodePages(1024, accounting);
+    const clean = pages.grab(3);
+    clean.uptodate = 0b1111;
+    clean.setLazy({ kind: 'fill', byte: 7 }, 3 * PAGE_SIZE);
+    const buffer = clean.buffer;
+    // Mostly dirty, then mostly clean: both ways of reclaiming recycle.
+    for (const index of [10, 11, 12, 13, 14]) {
+      const page = pages.grab(index);
+      page.uptodate = 0b1111;
+      pages.markDirty(page, 0b1111);
+    }
+    expect(pages.dropClean()).toBe(1);
+    const reused = pages.grab(40);
+    expect(reused).toBe(clean);
+    expect(reused.buffer).toBe(buffer);
+    expect([reused.index, reused.uptodate, reused.dirty, reused.lazy, reused.dirtySlot]).toEqual([40, 0, 0, undefined, -1]);
+    expect(pages.get(3)).toBeUndefined();
+    expect(pages.get(40)).toBe(reused);
+    pages.clearDirtyPages(pages.dirtyPagesIn(0, 100));
+    expect(pages.dropClean()).toBe(6);
+    expect(pages.pageCount).toBe(0);
+    const again = pages.grab(9);
+    expect([again.index, again.uptodate, again.dirty]).toEqual([9, 0, 0]);
+    expect(accounting.pages).toBe(1);
+    pages.checkValid();
+  });
+
   test('shiftPages moves pages and their dirty state (collapse/insert)', () => {
     const pages = new InodePages(1024);
     const page = pages.grab(4);

@@ -25,9 +25,9 @@ export interface InodePa {
   logicalStart: number;
   physStart: number;
   length: number;
-  /** Logical blocks of the PA already handed to the file, as sorted disjoint [start, end) pairs, flat: start0, end0, start1, end1, ... */
-  consumed: number[];
-  /** Sum of the consumed ranges' lengths. */
+  /** taken[i] is 1 once logical block logicalStart + i has been handed to the file (the PA's pa_free, per block). */
+  taken: Uint8Array;
+  /** Blocks handed out (the 1s of `taken`). */
   consumedBlocks: number;
 }
 
@@ -174,9 +174,12 @@ export class Ext4Mballoc {
   private useInodePa(req: Pick<MbRequest, 'pas' | 'logical' | 'count'>): MbResult | undefined {
     const pa = req.pas.containing(req.logical);
     if (!pa || isConsumed(pa, req.logical)) return undefined;
-    let count = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
-    const next = firstRangeAfter(pa, req.logical);
-    if (next < pa.consumed.length) count = Math.min(count, pa.consumed[next]! - req.logical);
+    // Up to the end of the PA or the next block it already handed out.
+    const limit = Math.min(req.count, pa.logicalStart + pa.length - req.logical);
+    const taken = pa.taken;
+    const first = req.logical - pa.logicalStart;
+    let count = 1;
+    while (count < limit && taken[first + count] === 0) count++;
     req.pas.consume(pa, req.logical, count);
     return { physBlock: pa.physStart + (req.logical - pa.logicalStart), blockCount: count };
   }
@@ -210,7 +213,7 @@ export class Ext4Mballoc {
     if (physStart < 0) return undefined;
     this.free.markUsed(physStart, windowLength);
     this.lastGroups[hash] = this.groupOf(physStart);
-    const pa: InodePa = { logicalStart: windowStart, physStart, length: windowLength, consumed: [], consumedBlocks: 0 };
+    const pa: InodePa = { logicalStart: windowStart, physStart, length: windowLength, taken: new Uint8Array(windowLength), consumedBlocks: 0 };
     const count = Math.min(req.count, windowEnd - req.logical);
     req.pas.add(pa);
     req.pas.consume(pa, req.logical, count);
@@ -347,75 +350,35 @@ function alignDown(value: number, alignment: number): number {
 
 /** The runs of a PA not handed out yet, in order: visit(first logical block, count). */
 function forEachUnconsumed(pa: InodePa, visit: (logical: number, count: number) => void): void {
-  const ranges = pa.consumed;
-  let cursor = pa.logicalStart;
-  for (let at = 0; at < ranges.length; at += 2) {
-    if (ranges[at]! > cursor) visit(cursor, ranges[at]! - cursor);
-    cursor = Math.max(cursor, ranges[at + 1]!);
+  const taken = pa.taken;
+  let at = 0;
+  while (at < pa.length) {
+    if (taken[at] !== 0) {
+      at++;
+      continue;
+    }
+    const start = at;
+    while (at < pa.length && taken[at] === 0) at++;
+    visit(pa.logicalStart + start, at - start);
   }
-  const end = pa.logicalStart + pa.length;
-  if (end > cursor) visit(cursor, end - cursor);
-}
-
-/** Position (in the flat list) of the first consumed range that starts after `logical`. O(log k). */
-function firstRangeAfter(pa: InodePa, logical: number): number {
-  const ranges = pa.consumed;
-  let lo = 0;
-  let hi = ranges.length >>> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ranges[mid * 2]! <= logical) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo * 2;
 }
 
 function isConsumed(pa: InodePa, logical: number): boolean {
-  const after = firstRangeAfter(pa, logical);
-  return after > 0 && logical < pa.consumed[after - 1]!;
+  return pa.taken[logical - pa.logicalStart] !== 0;
 }
 
 function consumedCount(pa: InodePa): number {
   return pa.consumedBlocks;
 }
 
-/** Marks [logical, +count) of a PA consumed, keeping the list sorted and merged. O(log k + k). */
+/** Marks [logical, +count) of a PA handed out. O(count). */
 function consume(pa: InodePa, logical: number, count: number): void {
-  if (!(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length)) assert(false, 'ext4 PA: consume outside the PA', { pa, logical, count });
-  const ranges = pa.consumed;
-  // Pairs are indexed by pair number here; ranges[2 * i] and ranges[2 * i + 1] are pair i.
-  let lo = 0;
-  let hi = ranges.length >>> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ranges[mid * 2]! < logical) lo = mid + 1;
-    else hi = mid;
+  if (!(logical >= pa.logicalStart && logical + count <= pa.logicalStart + pa.length)) assert(false, 'ext4 PA: consume outside the PA', { logical, count });
+  const taken = pa.taken;
+  const first = logical - pa.logicalStart;
+  for (let at = first; at < first + count; at++) {
+    if (taken[at] !== 0) assert(false, 'ext4 PA: block handed out twice', { logical, count, block: pa.logicalStart + at });
+    taken[at] = 1;
   }
-  let start = logical;
-  let end = logical + count;
-  let first = lo;
-  if (first > 0 && ranges[first * 2 - 1]! >= start) {
-    first--;
-    if (!(ranges[first * 2 + 1]! <= start)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
-    start = ranges[first * 2]!;
-  }
-  let last = lo;
-  while (last * 2 < ranges.length && ranges[last * 2]! <= end) {
-    if (!(ranges[last * 2]! >= logical + count)) assert(false, 'ext4 PA: block handed out twice', { pa, logical, count });
-    end = Math.max(end, ranges[last * 2 + 1]!);
-    last++;
-  }
-  // Pairs [first, last) become the one pair (start, end): moved in place (splice would allocate the removed pairs).
-  const removed = last - first;
-  if (removed === 0) {
-    ranges.push(0, 0);
-    for (let at = ranges.length - 1; at >= first * 2 + 2; at--) ranges[at] = ranges[at - 2]!;
-  } else if (removed > 1) {
-    const shift = (removed - 1) * 2;
-    for (let at = first * 2 + 2; at + shift < ranges.length; at++) ranges[at] = ranges[at + shift]!;
-    ranges.length -= shift;
-  }
-  ranges[first * 2] = start;
-  ranges[first * 2 + 1] = end;
   pa.consumedBlocks += count;
 }

@@ -4,8 +4,8 @@
  * (bytes) are built on it.
  *
  * Storage is a two-level B+ tree: a sorted list of leaves, each holding up to
- * LEAF_MAX intervals in typed arrays (starts, ends) beside a plain array of
- * values. A lookup binary-searches the leaves by their first start, then the
+ * LEAF_MAX intervals in arrays of numbers (starts, ends, merge keys) beside an
+ * array of values. A lookup binary-searches the leaves by their first start, then the
  * leaf. Nothing is allocated per lookup; positions found by `locate` are kept
  * in two scratch fields of the map (leafIndex, entryIndex) and used at once.
  */
@@ -34,6 +34,13 @@ export interface IntervalTraits<V> {
   classCount?: number;
 }
 
+/** `count` zeros (a packed array of numbers). */
+function zeros(count: number): number[] {
+  const array: number[] = [];
+  for (let index = 0; index < count; index++) array.push(0);
+  return array;
+}
+
 /** Intervals per leaf at most; a leaf that fills up splits in two halves. */
 const LEAF_MAX = 128;
 /** A leaf left with fewer intervals than this joins a neighbour when both fit in one leaf. */
@@ -41,34 +48,45 @@ const LEAF_MIN = LEAF_MAX / 4;
 /** First capacity of a leaf: small maps (one per inode fork) stay small; capacity doubles up to LEAF_MAX. */
 const LEAF_CAPACITY_FIRST = 4;
 
-/** Up to LEAF_MAX sorted, disjoint intervals: entries [0, count) of the arrays are live. */
+/**
+ * Up to LEAF_MAX sorted, disjoint intervals: entries [0, count) of the arrays
+ * are live. The bounds and keys are plain number arrays, on the JS heap beside
+ * the leaf (a typed array of this size keeps its bytes in a separate
+ * allocation off the heap): a lookup touches fewer memory pages, and a new
+ * leaf costs no ArrayBuffer.
+ */
 class Leaf<V> {
   count = 0;
-  starts: Float64Array;
-  ends: Float64Array;
+  starts: number[];
+  ends: number[];
   /** traits.mergeKey of each value (0 without the trait). */
-  keys: Float64Array;
+  keys: number[];
   values: V[] = [];
 
   constructor(capacity: number) {
-    this.starts = new Float64Array(capacity);
-    this.ends = new Float64Array(capacity);
-    this.keys = new Float64Array(capacity);
+    this.starts = zeros(capacity);
+    this.ends = zeros(capacity);
+    this.keys = zeros(capacity);
   }
 
   /** Makes room for `needed` entries (at most LEAF_MAX). */
   reserve(needed: number): void {
     if (needed <= this.starts.length) return;
     const capacity = Math.min(LEAF_MAX, Math.max(needed, this.starts.length * 2));
-    const starts = new Float64Array(capacity);
-    const ends = new Float64Array(capacity);
-    const keys = new Float64Array(capacity);
-    starts.set(this.starts.subarray(0, this.count));
-    ends.set(this.ends.subarray(0, this.count));
-    keys.set(this.keys.subarray(0, this.count));
-    this.starts = starts;
-    this.ends = ends;
-    this.keys = keys;
+    for (let at = this.starts.length; at < capacity; at++) {
+      this.starts.push(0);
+      this.ends.push(0);
+      this.keys.push(0);
+    }
+  }
+
+  /** Copies entries [from, to) of `source` (bounds and keys) to this leaf from entry `at` on (room reserved). */
+  copyBoundsFrom(source: Leaf<V>, from: number, to: number, at: number): void {
+    for (let index = from; index < to; index++, at++) {
+      this.starts[at] = source.starts[index]!;
+      this.ends[at] = source.ends[index]!;
+      this.keys[at] = source.keys[index]!;
+    }
   }
 
   /** Opens a slot at `index` (entries from it move right by one). */
@@ -298,9 +316,7 @@ export class IntervalMap<V> {
     const keep = leaf.count >>> 1;
     const moved = leaf.count - keep;
     const right = new Leaf<V>(LEAF_MAX);
-    right.starts.set(leaf.starts.subarray(keep, leaf.count));
-    right.ends.set(leaf.ends.subarray(keep, leaf.count));
-    right.keys.set(leaf.keys.subarray(keep, leaf.count));
+    right.copyBoundsFrom(leaf, keep, leaf.count, 0);
     right.values = leaf.values.splice(keep, moved);
     right.count = moved;
     leaf.count = keep;
@@ -333,9 +349,7 @@ export class IntervalMap<V> {
     const right = this.leaves[leftIndex + 1]!;
     if (left.count + right.count > LEAF_MAX / 2) return;
     left.reserve(left.count + right.count);
-    left.starts.set(right.starts.subarray(0, right.count), left.count);
-    left.ends.set(right.ends.subarray(0, right.count), left.count);
-    left.keys.set(right.keys.subarray(0, right.count), left.count);
+    left.copyBoundsFrom(right, 0, right.count, left.count);
     for (let index = 0; index < right.count; index++) left.values.push(right.values[index]!);
     left.count += right.count;
     this.leaves.splice(leftIndex + 1, 1);

@@ -5,6 +5,7 @@
  */
 import { copyFromSource, type WriteSource } from '../iomap/source.js';
 import { assert } from '../util/assert.js';
+import { radixSortPairs } from '../util/radixsort.js';
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;
@@ -155,9 +156,22 @@ export class PageAccounting {
   }
 }
 
-/** dirtyPagesIn packs (index, slot) into index * SLOT_LIMIT + slot when both fit (< 2^53). */
-const SLOT_LIMIT = 2 ** 21;
+/** dirtyPagesIn radix-sorts page indexes below this (32-bit keys). */
 const INDEX_LIMIT = 2 ** 32;
+
+/** The sort buffers of dirtyPagesIn, shared by every inode and grown as needed (a writeback sorts one inode at a time). */
+const sortBuffers = { keys: new Uint32Array(0), slots: new Int32Array(0), spareKeys: new Uint32Array(0), spareSlots: new Int32Array(0) };
+
+function sortScratch(count: number): typeof sortBuffers {
+  if (sortBuffers.keys.length < count) {
+    const size = Math.max(count, sortBuffers.keys.length * 2, 1024);
+    sortBuffers.keys = new Uint32Array(size);
+    sortBuffers.slots = new Int32Array(size);
+    sortBuffers.spareKeys = new Uint32Array(size);
+    sortBuffers.spareSlots = new Int32Array(size);
+  }
+  return sortBuffers;
+}
 
 export class InodePages {
   private pages = new Map<number, Page>();
@@ -309,32 +323,37 @@ export class InodePages {
       }
       return out;
     }
-    // Sorted as numbers in a typed array (much cheaper than Array.sort with a comparator): each key is
-    // index * 2^SLOT_BITS + slot, so the sorted keys give the pages themselves, with no index lookup.
+    // Indexes below 2^32 (files under 16 TiB): a radix sort of (index, slot) pairs gives the pages themselves.
     const indexes = this.dirtyIndexes;
-    const keys = new Float64Array(dirty.length);
+    const scratch = sortScratch(dirty.length);
     let count = 0;
-    let packed = dirty.length <= SLOT_LIMIT;
+    let small = true;
     for (let slot = 0; slot < dirty.length; slot++) {
       const index = indexes[slot]!;
       if (index < startIndex || index >= endIndex) continue;
-      if (index >= INDEX_LIMIT) packed = false;
-      keys[count++] = index * SLOT_LIMIT + slot;
+      if (index >= INDEX_LIMIT) {
+        small = false;
+        break;
+      }
+      scratch.keys[count] = index;
+      scratch.slots[count] = slot;
+      count++;
     }
-    const sorted = keys.subarray(0, count);
-    const out = new Array<Page>(count);
-    if (packed) {
-      sorted.sort();
-      for (let at = 0; at < count; at++) out[at] = dirty[sorted[at]! % SLOT_LIMIT]!;
+    if (small) {
+      const sorted = radixSortPairs(scratch.keys, scratch.slots, scratch.spareKeys, scratch.spareSlots, count);
+      const out = new Array<Page>(count);
+      for (let at = 0; at < count; at++) out[at] = dirty[sorted.values[at]!]!;
       return out;
     }
-    // Indexes or slots too large to pack into one safe integer: sort the indexes, then look the pages up.
+    // Larger indexes: sorted as numbers in a typed array (much cheaper than Array.sort with a comparator), then looked up.
+    const keys = new Float64Array(dirty.length);
     count = 0;
     for (let slot = 0; slot < dirty.length; slot++) {
       const index = indexes[slot]!;
       if (index >= startIndex && index < endIndex) keys[count++] = index;
     }
-    sorted.sort();
+    const sorted = keys.subarray(0, count).sort();
+    const out = new Array<Page>(count);
     for (let at = 0; at < count; at++) out[at] = this.pages.get(sorted[at]!)!;
     return out;
   }

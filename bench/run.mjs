@@ -14,6 +14,7 @@
  *   replay:nodata  `iomapsim replay --no-data --image` (CLI, --json) of a 1M-op 4 KiB
  *                  random-write fio iolog v2 over a 1 GiB file: >= 1,000,000 ops/s
  *   replay:data    the same trace with data into the image: >= 100,000 ops/s
+ *                  (both: the median of 3 runs, every run's ops/s printed)
  *   rss:replay10M  peak RSS of `replay --no-image` on a 10M-op trace (and on the 1M one):
  *                  < 300 MB (3M ops instead when 10M is estimated above ~4 minutes)
  *   inspect:1M     `iomapsim inspect` (--json and text, stdout to /dev/null) of an image
@@ -297,28 +298,45 @@ function replayArgs(tracePath, modeArgs) {
   return ['replay', tracePath, '--root', '/mnt/t', '--device-size', '2g', '--no-device-model', '--json', ...modeArgs];
 }
 
+/** Runs of each replay:nodata / replay:data measurement: the median is the figure (this VM varies by +-15% run to run). */
+const REPLAY_RUNS = 3;
+
 /**
  * Replays the issue's trace through the CLI with `modeArgs` (--no-data --image
- * X, --image X, --no-image); returns the JSON stats, wall time, peak RSS and
- * the image's allocated bytes. The image is deleted unless `keep`.
+ * X, --image X, --no-image) `runs` times; returns the run with the median
+ * stats.opsPerSecond (its JSON stats, wall time, peak RSS), every run's
+ * ops/s, and the image's allocated bytes. The image is deleted unless `keep`.
  */
-async function measureCliReplay(dir, ops, name, modeArgs, keep) {
+async function measureCliReplay(dir, ops, name, modeArgs, keep, runs = 1) {
   const trace = await issueTrace(dir, ops);
   const args = replayArgs(trace.path, modeArgs);
   const jsonPath = join(dir, `${name}.json`);
-  const run = runCli(dir, args, jsonPath);
-  const result = JSON.parse(readFileSync(jsonPath, 'utf8'));
-  if (!keep) rmSync(jsonPath, { force: true });
   const imageIndex = modeArgs.indexOf('--image');
+  const imagePath = imageIndex >= 0 ? modeArgs[imageIndex + 1] : undefined;
+  const measured = [];
+  for (let attempt = 0; attempt < runs; attempt++) {
+    // An image is never overwritten without --force: each run writes a new one.
+    if (imagePath !== undefined) rmSync(imagePath, { force: true });
+    const run = runCli(dir, args, jsonPath);
+    const result = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    const extents = result.files.reduce((sum, file) => sum + file.extents.length, 0);
+    measured.push({ run, stats: result.stats, extents });
+  }
+  if (!keep) rmSync(jsonPath, { force: true });
   let imageAllocatedBytes;
-  if (imageIndex >= 0) {
-    const imagePath = modeArgs[imageIndex + 1];
+  if (imagePath !== undefined) {
     imageAllocatedBytes = statSync(imagePath).blocks * 512;
     if (!keep) rmSync(imagePath, { force: true });
   }
-  const stats = result.stats;
-  const extents = result.files.reduce((sum, file) => sum + file.extents.length, 0);
-  return { args, jsonPath, run, stats, extents, imageAllocatedBytes, trace };
+  const allOpsPerSecond = measured.map((one) => one.stats.opsPerSecond);
+  const median = [...measured].sort((a, b) => a.stats.opsPerSecond - b.stats.opsPerSecond)[(measured.length - 1) >> 1];
+  return { args, jsonPath, run: median.run, stats: median.stats, extents: median.extents, allOpsPerSecond, imageAllocatedBytes, trace };
+}
+
+/** "3 runs: a, b, c ops/s (the median is the figure)", or nothing for one run. */
+function runsDetail(measured) {
+  if (measured.allOpsPerSecond.length < 2) return [];
+  return [`${measured.allOpsPerSecond.length} runs: ${measured.allOpsPerSecond.map((value) => value.toLocaleString('en-US')).join(', ')} ops/s (the median is the figure and the run detailed)`];
 }
 
 function replayDetail(measured) {
@@ -331,7 +349,7 @@ const results = {};
 
 async function benchNoData(dir, ops, keep) {
   const image = join(dir, 'nodata.img');
-  const measured = await measureCliReplay(dir, ops, 'nodata', ['--image', image, '--no-data'], keep);
+  const measured = await measureCliReplay(dir, ops, 'nodata', ['--image', image, '--no-data'], keep, REPLAY_RUNS);
   results.nodata = measured;
   const opsPerSecond = measured.stats.opsPerSecond;
   print('replay:nodata', `${opsPerSecond.toLocaleString('en-US')} ops/s`, {
@@ -340,6 +358,7 @@ async function benchNoData(dir, ops, keep) {
     detail: [
       `${ops.toLocaleString('en-US')} random 4 KiB writes over a 1 GiB file (fio iolog v2, ${(statSync(measured.trace.path).size / 2 ** 20).toFixed(0)} MiB), ext4, 2 GiB device, metadata-only image`,
       replayDetail(measured),
+      ...runsDetail(measured),
       `image allocated on disk: ${mib(measured.imageAllocatedBytes / 1024)} (metadata only)`,
     ],
     command: cliCommand(measured.args, measured.jsonPath),
@@ -348,7 +367,7 @@ async function benchNoData(dir, ops, keep) {
 
 async function benchData(dir, ops, keep) {
   const image = join(dir, 'data.img');
-  const measured = await measureCliReplay(dir, ops, 'data', ['--image', image], keep);
+  const measured = await measureCliReplay(dir, ops, 'data', ['--image', image], keep, REPLAY_RUNS);
   results.data = measured;
   const opsPerSecond = measured.stats.opsPerSecond;
   print('replay:data', `${opsPerSecond.toLocaleString('en-US')} ops/s`, {
@@ -357,6 +376,7 @@ async function benchData(dir, ops, keep) {
     detail: [
       `the same trace, data written into the image (${mib(measured.imageAllocatedBytes / 1024)} allocated on disk)`,
       replayDetail(measured),
+      ...runsDetail(measured),
     ],
     command: cliCommand(measured.args, measured.jsonPath),
   });

@@ -274,11 +274,32 @@ export class IntervalMap<V> {
 
   // ---- structure -------------------------------------------------------------
 
-  /** Leaves came or went: firsts again from every leaf. O(leaves). */
+  /** firsts again from every leaf (the first leaf, a cleared map). O(leaves). */
   private rebuildFirsts(): void {
     const leaves = this.leaves;
     if (this.firsts.length < leaves.length) this.firsts = new Float64Array(Math.max(leaves.length, this.firsts.length * 2));
     for (let index = 0; index < leaves.length; index++) this.firsts[index] = leaves[index]!.count > 0 ? leaves[index]!.starts[0]! : 0;
+  }
+
+  /**
+   * Leaf `at` was just inserted (the ones after it moved right by one): firsts
+   * follows with one memmove, reading no other leaf (a rebuild would load every
+   * leaf's first start, one cache miss each, on every split).
+   */
+  private leafInserted(at: number): void {
+    const count = this.leaves.length;
+    if (this.firsts.length < count) {
+      const firsts = new Float64Array(Math.max(count, this.firsts.length * 2));
+      firsts.set(this.firsts.subarray(0, count - 1));
+      this.firsts = firsts;
+    }
+    this.firsts.copyWithin(at + 1, at, count - 1);
+    this.firsts[at] = this.leaves[at]!.starts[0]!;
+  }
+
+  /** Leaves [at, at + removed) were just removed: firsts follows with one memmove. */
+  private leavesRemoved(at: number, removed: number): void {
+    this.firsts.copyWithin(at, at + removed, this.leaves.length + removed);
   }
 
   /** The first interval of leaf `at` changed (it is not empty). */
@@ -321,7 +342,7 @@ export class IntervalMap<V> {
     right.count = moved;
     leaf.count = keep;
     this.leaves.splice(at + 1, 0, right);
-    this.rebuildFirsts();
+    this.leafInserted(at + 1);
     return right;
   }
 
@@ -339,7 +360,7 @@ export class IntervalMap<V> {
     const leaf = this.leaves[at]!;
     if (leaf.count === 0) {
       this.leaves.splice(at, 1);
-      this.rebuildFirsts();
+      this.leavesRemoved(at, 1);
       return;
     }
     if (leaf.count >= LEAF_MIN) return;
@@ -353,7 +374,7 @@ export class IntervalMap<V> {
     for (let index = 0; index < right.count; index++) left.values.push(right.values[index]!);
     left.count += right.count;
     this.leaves.splice(leftIndex + 1, 1);
-    this.rebuildFirsts();
+    this.leavesRemoved(leftIndex + 1, 1);
   }
 
   /** Deletes the interval at the scratch position (the position is no longer valid). */
@@ -505,7 +526,7 @@ export class IntervalMap<V> {
         // Leaves wholly inside the range go in one splice (a truncate of a large file).
         for (let index = leafIndex; index < wholeEnd; index++) this.takeEntries(this.leaves[index]!, 0, this.leaves[index]!.count, out);
         this.leaves.splice(leafIndex, wholeEnd - leafIndex);
-        this.rebuildFirsts();
+        this.leavesRemoved(leafIndex, wholeEnd - leafIndex);
         continue;
       }
       const leaf = this.leaves[leafIndex]!;
@@ -724,7 +745,7 @@ export class IntervalMap<V> {
         return;
       }
       this.leaves.pop();
-      this.rebuildFirsts();
+      this.leavesRemoved(lastIndex, 1);
     }
   }
 

@@ -35,8 +35,13 @@ export class Page {
   declare dirtySlot: number;
 
   constructor(index: number, buffer: Uint8Array) {
-    this.index = index;
     this.buffer = buffer;
+    this.reset(index);
+  }
+
+  /** Makes this an empty page (nothing uptodate, dirty or lazy) at `index`: a new page, or a recycled one. */
+  reset(index: number): void {
+    this.index = index;
     this.uptodate = 0;
     this.dirty = 0;
     this.lazy = undefined;
@@ -122,13 +127,7 @@ export class PageAccounting {
   /** A recycled page for `index` (nothing uptodate or dirty), or undefined when the pool is empty. */
   takePage(index: number): Page | undefined {
     const page = this.pagePool.pop();
-    if (page === undefined) return undefined;
-    page.index = index;
-    page.uptodate = 0;
-    page.dirty = 0;
-    page.lazy = undefined;
-    page.lazyOffset = 0;
-    page.dirtySlot = -1;
+    page?.reset(index);
     return page;
   }
 

@@ -19,6 +19,10 @@
  *                  < 300 MB (3M ops instead when 10M is estimated above ~4 minutes)
  *   inspect:1M     `iomapsim inspect` (--json and text, stdout to /dev/null) of an image
  *                  holding one file of 1M extents: < 2 s
+ *   replay:shapes  diagnostic, no target: the replay:nodata command (with --no-image) on
+ *                  traces of the same size and format that differ in shape only (16 MiB
+ *                  file, in file order, the issue's random 1 GiB): what the page cache
+ *                  cycle and the extent map cost (docs/performance.md)
  *   fio:kernel     fio replaying the same 1M-op iolog on a loop-mounted ext4 (root, fio,
  *                  loop mounts), side by side with iomapsim: skipped with the reason otherwise
  *
@@ -56,6 +60,8 @@ function prng(seed) {
 const fileBytes = 1024 * 1024 * 1024;
 const blockBytes = 4096;
 const blocksInFile = fileBytes / blockBytes;
+/** Blocks of replay:shapes' cached file (16 MiB: a quarter of the dirty limit, so nothing is written back before the end). */
+const cachedBlocks = 4096;
 
 /** Line generators: header lines, then `line(index, random)` for each record. */
 const generators = {
@@ -86,6 +92,18 @@ const generators = {
   fio2: {
     header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
     line: (_index, random) => `/mnt/t/data.bin write ${Math.floor(random() * blocksInFile) * blockBytes} 4096`,
+    footer: ['/mnt/t/data.bin close'],
+  },
+  /** replay:shapes: the issue's trace with every write in file order (wrapping at 1 GiB). */
+  fio2seq: {
+    header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
+    line: (index) => `/mnt/t/data.bin write ${(index % blocksInFile) * blockBytes} 4096`,
+    footer: ['/mnt/t/data.bin close'],
+  },
+  /** replay:shapes: the issue's trace over a 16 MiB file (4096 pages: the whole file stays in the page cache). */
+  fio2cached: {
+    header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
+    line: (_index, random) => `/mnt/t/data.bin write ${Math.floor(random() * cachedBlocks) * blockBytes} 4096`,
     footer: ['/mnt/t/data.bin close'],
   },
   fio: {
@@ -365,6 +383,36 @@ async function benchNoData(dir, ops, keep) {
   });
 }
 
+/**
+ * The replay:nodata command (with --no-image) on traces that differ from the
+ * issue's in shape only: 16 MiB file (every write a cache hit, no writeback
+ * until the end), 1 GiB in file order (every write a new page written back
+ * once, a one-extent file), and the issue's random 1 GiB. One run each.
+ */
+async function benchShapes(dir, ops, keep) {
+  const shapes = [
+    ['random over 16 MiB (cached)', 'fio2cached'],
+    ['in file order over 1 GiB', 'fio2seq'],
+    ['random over 1 GiB (the issue trace)', 'fio2'],
+  ];
+  const detail = [];
+  let first;
+  for (const [label, format] of shapes) {
+    const path = format === 'fio2' ? (await issueTrace(dir, ops)).path : join(dir, `shape-${ops}.${format}.log`);
+    if (format !== 'fio2') await generate(format, path, ops);
+    const args = replayArgs(path, ['--no-image']);
+    const jsonPath = join(dir, `shape-${format}.json`);
+    runCli(dir, args, jsonPath);
+    const { stats } = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    if (!keep) rmSync(jsonPath, { force: true });
+    if (!keep && format !== 'fio2') rmSync(path, { force: true });
+    const perOpNs = (stats.replaySeconds * 1e9) / stats.opsTotal;
+    detail.push(`${label.padEnd(36)} ${stats.opsPerSecond.toLocaleString('en-US').padStart(10)} ops/s (${perOpNs.toFixed(0)} ns/op, ${stats.extents.toLocaleString('en-US')} extents at the end): ${cliCommand(args, jsonPath)}`);
+    first ??= stats.opsPerSecond;
+  }
+  print('replay:shapes', `${first.toLocaleString('en-US')} ops/s cached`, { detail });
+}
+
 async function benchData(dir, ops, keep) {
   const image = join(dir, 'data.img');
   const measured = await measureCliReplay(dir, ops, 'data', ['--image', image], keep, REPLAY_RUNS);
@@ -610,6 +658,7 @@ async function mainBench() {
     if (wanted('rss:replay10M')) await benchReplayRss(dir, issueOps, keep);
     if (wanted('inspect:1M')) await benchInspect(dir, issueOps, keep);
     if (wanted('fio:kernel')) await benchKernel(dir, issueOps, keep);
+    if (wanted('replay:shapes')) await benchShapes(dir, issueOps, keep);
     for (const format of ['xio', 'csv', 'strace', 'blkparse', 'fio', 'msr']) {
       if (!wanted(`parse:${format}`)) continue;
       if (!formats.includes(format)) {

@@ -63,6 +63,10 @@ const blocksInFile = fileBytes / blockBytes;
 /** Blocks of replay:shapes' cached file (16 MiB: a quarter of the dirty limit, so nothing is written back before the end). */
 const cachedBlocks = 4096;
 
+/** The lines around the records of a fio iolog v2 of one file (fio2 and the replay:shapes traces). */
+const fio2Header = ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'];
+const fio2Footer = ['/mnt/t/data.bin close'];
+
 /** Line generators: header lines, then `line(index, random)` for each record. */
 const generators = {
   xio: {
@@ -90,21 +94,21 @@ const generators = {
   },
   /** The issue's trace: fio iolog v2, 4 KiB random writes over a 1 GiB file (what `fio --write_iolog` writes for rw=randwrite). */
   fio2: {
-    header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
+    header: fio2Header,
     line: (_index, random) => `/mnt/t/data.bin write ${Math.floor(random() * blocksInFile) * blockBytes} 4096`,
-    footer: ['/mnt/t/data.bin close'],
+    footer: fio2Footer,
   },
   /** replay:shapes: the issue's trace with every write in file order (wrapping at 1 GiB). */
   fio2seq: {
-    header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
+    header: fio2Header,
     line: (index) => `/mnt/t/data.bin write ${(index % blocksInFile) * blockBytes} 4096`,
-    footer: ['/mnt/t/data.bin close'],
+    footer: fio2Footer,
   },
   /** replay:shapes: the issue's trace over a 16 MiB file (4096 pages: the whole file stays in the page cache). */
   fio2cached: {
-    header: ['fio version 2 iolog', '/mnt/t/data.bin add', '/mnt/t/data.bin open'],
+    header: fio2Header,
     line: (_index, random) => `/mnt/t/data.bin write ${Math.floor(random() * cachedBlocks) * blockBytes} 4096`,
-    footer: ['/mnt/t/data.bin close'],
+    footer: fio2Footer,
   },
   fio: {
     header: ['fio version 3 iolog', '0 /mnt/t/data.bin add', '1 /mnt/t/data.bin open'],

@@ -5,7 +5,7 @@
  */
 import { assert } from '../util/assert.js';
 import { Errno, ErrnoError } from '../util/errno.js';
-import { PAGE_SIZE, blockMask, forEachPageSpan, isLazySource, type Page } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, blockMask, forEachPageSpan, isLazySource } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import { doneOrThrow, iomapIterate, type IomapIter } from './iter.js';
@@ -28,12 +28,12 @@ export function copyInlineData(map: Iomap, pos: number, dst: Uint8Array): void {
   if (from < data.length) dst.set(data.subarray(Math.max(0, from), Math.min(data.length, from + dst.length)), Math.max(0, -from));
 }
 
-/** Fills block `block` of `page` from the source map or with zeroes, and marks it uptodate. */
-function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): void {
+/** Fills block `block` of page `index` from the source map or with zeroes, and marks it uptodate. */
+function fillBlock(ctx: FsContext, iter: IomapIter, index: number, block: number): void {
   const blockSize = ctx.blockSize;
   const offsetInPage = block * blockSize;
-  const blockPos = page.index * PAGE_SIZE + offsetInPage;
-  const dst = page.data.subarray(offsetInPage, offsetInPage + blockSize);
+  const blockPos = index * PAGE_SIZE + offsetInPage;
+  const dst = iter.inode.pages.bytes(index).subarray(offsetInPage, offsetInPage + blockSize);
   if (iter.srcmap.type === IomapType.Inline) {
     // Inline data lives in the fs's metadata: copied, never read from the data area.
     if (!ctx.dataless) copyInlineData(iter.srcmap, blockPos, dst);
@@ -49,43 +49,44 @@ function fillBlock(ctx: FsContext, iter: IomapIter, page: Page, block: number): 
     ctx.stats.deviceBytesRead += blockSize;
     ctx.stats.pageCacheMisses++;
   }
-  page.uptodate |= 1 << block;
+  iter.inode.pages.addUptodate(index, 1 << block);
 }
 
 /**
  * __iomap_write_begin: make the blocks a partial write touches uptodate. Runs of
  * not-uptodate blocks that a write boundary falls strictly inside are filled whole.
  */
-function writeBegin(ctx: FsContext, iter: IomapIter, page: Page, from: number, to: number): void {
+function writeBegin(ctx: FsContext, iter: IomapIter, index: number, from: number, to: number): void {
   const pages = iter.inode.pages;
-  if (pages.isUptodate(page)) return;
+  const uptodate = pages.uptodateOf(index);
+  if (uptodate === pages.fullMask) return;
   if (from === 0 && to === PAGE_SIZE && (iter.flags & IomapOp.Unshare) === 0) return;
   const blockSize = ctx.blockSize;
   const firstBlock = Math.floor(from / blockSize);
   const endBlock = Math.ceil(to / blockSize);
   let block = firstBlock;
   while (block < endBlock) {
-    if (page.uptodate & (1 << block)) {
+    if (uptodate & (1 << block)) {
       block++;
       continue;
     }
     let runEnd = block + 1;
-    while (runEnd < endBlock && (page.uptodate & (1 << runEnd)) === 0) runEnd++;
+    while (runEnd < endBlock && (uptodate & (1 << runEnd)) === 0) runEnd++;
     const runFrom = block * blockSize;
     const runTo = runEnd * blockSize;
     const boundaryInside = (from > runFrom && from < runTo) || (to > runFrom && to < runTo);
     if (boundaryInside || (iter.flags & IomapOp.Unshare) !== 0) {
-      for (let b = block; b < runEnd; b++) fillBlock(ctx, iter, page, b);
+      for (let b = block; b < runEnd; b++) fillBlock(ctx, iter, index, b);
     }
     block = runEnd;
   }
 }
 
 /** Marks the blocks touched by [from, to) of a page uptodate and dirty (iomap_write_end). */
-function writeEnd(iter: IomapIter, page: Page, from: number, to: number, blockSize: number): void {
+function writeEnd(iter: IomapIter, index: number, from: number, to: number, blockSize: number): void {
   const mask = blockMask(Math.floor(from / blockSize), Math.ceil(to / blockSize));
-  page.uptodate |= mask;
-  iter.inode.pages.markDirty(page, mask);
+  iter.inode.pages.addUptodate(index, mask);
+  iter.inode.pages.markDirty(index, mask);
 }
 
 /**
@@ -113,10 +114,9 @@ function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource, readabl
       iter.errno = Errno.EFAULT;
       break;
     }
-    const existed = readableEnd === Infinity || inode.pages.get(index) !== undefined;
-    const page = inode.pages.grab(index);
+    const existed = inode.pages.grabIndex(index);
     try {
-      writeBegin(ctx, iter, page, from, from + bytes);
+      writeBegin(ctx, iter, index, from, from + bytes);
     } catch (error) {
       // iomap_write_begin failed (a read error filling the folio): the write ends after what it did.
       if (!(error instanceof ErrnoError)) throw error;
@@ -124,8 +124,8 @@ function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource, readabl
       break;
     }
     const copied = Math.min(bytes, readableEnd - pos);
-    if (copied < bytes && !inode.pages.isUptodate(page)) {
-      if (!existed && pageStart >= inode.size && page.dirty === 0) inode.pages.drop(index, index + 1);
+    if (copied < bytes && !inode.pages.isUptodate(index)) {
+      if (!existed && pageStart >= inode.size && inode.pages.dirtyOf(index) === 0) inode.pages.drop(index, index + 1);
       ctx.recovery?.path('retry-smaller', { retried: copied });
       chunkLimit = copied;
       continue;
@@ -133,11 +133,11 @@ function writeIter(ctx: FsContext, iter: IomapIter, source: WriteSource, readabl
     if (ctx.dataless) {
       // Dataless: the bytes are never looked at.
     } else if (copied === PAGE_SIZE && isLazySource(source)) {
-      page.setLazy(source, pos); // a whole page from a generated source: filled in when looked at
+      inode.pages.setLazy(index, source, pos); // a whole page from a generated source: filled in when looked at
     } else {
-      copyFromSource(page.data.subarray(from, from + copied), source, pos);
+      copyFromSource(inode.pages.bytes(index).subarray(from, from + copied), source, pos);
     }
-    writeEnd(iter, page, from, from + copied, ctx.blockSize);
+    writeEnd(iter, index, from, from + copied, ctx.blockSize);
     pos += copied;
     if ((iter.flags & IomapOp.Zero) === 0 && pos > inode.size) {
       inode.size = pos;
@@ -168,13 +168,13 @@ function readIter(ctx: FsContext, iter: IomapIter): number {
   const end = iter.pos + iter.length;
   while (pos < end) {
     const index = Math.floor(pos / PAGE_SIZE);
-    const page = inode.pages.grab(index);
+    inode.pages.grabIndex(index);
     const pageStart = index * PAGE_SIZE;
     const firstBlock = Math.floor((pos - pageStart) / blockSize);
     const stop = Math.min(end, pageStart + PAGE_SIZE);
     const endBlock = Math.ceil((stop - pageStart) / blockSize);
     for (let block = firstBlock; block < endBlock; block++) {
-      if ((page.uptodate & (1 << block)) === 0) fillBlock(ctx, iter, page, block);
+      if ((inode.pages.uptodateOf(index) & (1 << block)) === 0) fillBlock(ctx, iter, index, block);
     }
     pos = stop;
   }
@@ -193,16 +193,14 @@ export function iomapBufferedRead(ctx: FsContext, inode: Inode, pos: number, len
   const endIndex = Math.ceil(end / PAGE_SIZE);
   let index = firstIndex;
   while (index < endIndex) {
-    const page = inode.pages.get(index);
-    if (page && inode.pages.isUptodate(page)) {
+    if (inode.pages.isUptodate(index)) {
       ctx.stats.pageCacheHits++;
       index++;
       continue;
     }
     let runEnd = index + 1;
     while (runEnd < endIndex) {
-      const next = inode.pages.get(runEnd);
-      if (next && inode.pages.isUptodate(next)) break;
+      if (inode.pages.isUptodate(runEnd)) break;
       runEnd++;
     }
     const runStart = index * PAGE_SIZE;
@@ -216,9 +214,8 @@ export function iomapBufferedRead(ctx: FsContext, inode: Inode, pos: number, len
 
 function copyOut(inode: Inode, pos: number, length: number, dst: Uint8Array): void {
   forEachPageSpan(pos, length, (index, from, bytes, done) => {
-    const page = inode.pages.get(index);
-    if (!page) assert(false, 'buffered read: page vanished', { index });
-    dst.set(page.data.subarray(from, from + bytes), done);
+    if (!inode.pages.has(index)) assert(false, 'buffered read: page vanished', { index });
+    dst.set(inode.pages.bytes(index).subarray(from, from + bytes), done);
   });
 }
 
@@ -262,11 +259,11 @@ export function iomapTruncatePage(ctx: FsContext, inode: Inode, pos: number, ops
 function mkwriteIter(ctx: FsContext, iter: IomapIter): number {
   const { inode } = iter;
   const index = Math.floor(iter.pos / PAGE_SIZE);
-  const page = inode.pages.grab(index);
+  inode.pages.grabIndex(index);
   const pageStart = index * PAGE_SIZE;
   const mask = blockMask(Math.floor((iter.pos - pageStart) / ctx.blockSize), Math.ceil((iter.pos + iter.length - pageStart) / ctx.blockSize));
-  if ((page.uptodate & mask) !== mask) assert(false, 'page_mkwrite on a page that is not uptodate', { index });
-  inode.pages.markDirty(page, mask);
+  if ((inode.pages.uptodateOf(index) & mask) !== mask) assert(false, 'page_mkwrite on a page that is not uptodate', { index });
+  inode.pages.markDirty(index, mask);
   return iter.length;
 }
 
@@ -301,9 +298,9 @@ function unshareIter(ctx: FsContext, iter: IomapIter): number {
     const index = Math.floor(pos / PAGE_SIZE);
     const from = pos - index * PAGE_SIZE;
     const bytes = Math.min(PAGE_SIZE - from, end - pos);
-    const page = iter.inode.pages.grab(index);
-    writeBegin(ctx, iter, page, from, from + bytes);
-    writeEnd(iter, page, from, from + bytes, ctx.blockSize);
+    iter.inode.pages.grabIndex(index);
+    writeBegin(ctx, iter, index, from, from + bytes);
+    writeEnd(iter, index, from, from + bytes, ctx.blockSize);
     pos += bytes;
   }
   return iter.length;

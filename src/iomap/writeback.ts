@@ -6,7 +6,7 @@
  */
 import { assert } from '../util/assert.js';
 import { Errno } from '../util/errno.js';
-import { PAGE_SIZE, forEachPageSpan, type Page } from '../pagecache/pagecache.js';
+import { PAGE_SIZE, forEachPageSpan } from '../pagecache/pagecache.js';
 import type { FsContext } from '../vfs/context.js';
 import type { Inode } from '../vfs/inode.js';
 import type { Ioend, WritebackOps } from './ops.js';
@@ -21,38 +21,40 @@ const pageScratch = new Uint8Array(PAGE_SIZE);
 /**
  * Collects the dirty block runs of pages in [startIndex, endIndex) into `runs`
  * as [start, end) byte pairs (block aligned, ascending), zeroing the part of
- * the EOF page past i_size; returns the dirty pages, ascending.
+ * the EOF page past i_size; returns the dirty page indexes, ascending.
  */
-function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number, runs: number[]): Page[] {
+function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number, runs: number[]): Float64Array {
   const blockSize = ctx.blockSize;
   const isize = inode.size;
-  const pages = inode.pages.dirtyPagesIn(startIndex, endIndex);
-  for (let at = 0; at < pages.length; at++) {
-    const page = pages[at]!;
-    const pageStart = page.index * PAGE_SIZE;
+  const cache = inode.pages;
+  const indexes = cache.dirtyIndexesSorted(startIndex, endIndex);
+  for (let at = 0; at < indexes.length; at++) {
+    const index = indexes[at]!;
+    const pageStart = index * PAGE_SIZE;
     if (pageStart >= isize) continue; // wholly past EOF: skipped, dirty bits dropped below
-    if (pageStart + PAGE_SIZE > isize) page.data.fill(0, isize - pageStart); // folio straddling EOF
+    if (pageStart + PAGE_SIZE > isize) cache.bytes(index).fill(0, isize - pageStart); // folio straddling EOF
     const blockLimit = Math.ceil(Math.min(PAGE_SIZE, isize - pageStart) / blockSize);
+    const dirty = cache.dirtyOf(index);
     for (let block = 0; block < blockLimit; block++) {
-      if ((page.dirty & (1 << block)) === 0) continue;
+      if ((dirty & (1 << block)) === 0) continue;
       const start = pageStart + block * blockSize;
       if (runs.length > 0 && runs[runs.length - 1] === start) runs[runs.length - 1] = start + blockSize;
       else runs.push(start, start + blockSize);
     }
   }
-  return pages;
+  return indexes;
 }
 
 /** Writes file bytes [pos, pos+length) from the page cache to the device at addr, block by block. */
 function submitBytes(ctx: FsContext, inode: Inode, pos: number, length: number, addr: number): void {
   if (!ctx.dataless) {
     forEachPageSpan(pos, length, (index, from, bytes, done) => {
-      const page = inode.pages.get(index);
-      if (!page) assert(false, 'writeback: dirty page vanished', { index });
+      const cache = inode.pages;
+      if (!cache.has(index)) assert(false, 'writeback: dirty page vanished', { index });
       // A lazy page's bytes are generated for the device write (by the device when it can), the page left as it is.
-      const lazy = from === 0 && bytes === PAGE_SIZE ? page.lazy : undefined;
-      if (lazy !== undefined && (lazy.kind === 'gen' || lazy.kind === 'fill') && ctx.device.writeGenerated?.(addr + done, PAGE_SIZE, lazy, page.lazyOffset) === true) return;
-      const bytesOf = lazy !== undefined ? page.bytesVia(pageScratch) : page.data.subarray(from, from + bytes);
+      const lazy = from === 0 && bytes === PAGE_SIZE ? cache.lazyOf(index) : undefined;
+      if (lazy !== undefined && (lazy.kind === 'gen' || lazy.kind === 'fill') && ctx.device.writeGenerated?.(addr + done, PAGE_SIZE, lazy, cache.lazyOffsetOf(index)) === true) return;
+      const bytesOf = lazy !== undefined ? cache.bytesVia(index, pageScratch) : cache.bytes(index).subarray(from, from + bytes);
       ctx.device.write(addr + done, bytesOf);
     });
   }
@@ -126,7 +128,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
   const startIndex = Math.floor(startByte / PAGE_SIZE);
   const endIndex = endByte >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(endByte / PAGE_SIZE);
   const runs: number[] = [];
-  const pages = collectDirtyRuns(ctx, inode, startIndex, endIndex, runs);
+  const indexes = collectDirtyRuns(ctx, inode, startIndex, endIndex, runs);
   const ioends = new IoendBuilder(inode, ops, ctx);
   let written = 0;
   let map: Iomap | undefined;
@@ -158,7 +160,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
     }
   }
   ioends.finish();
-  inode.pages.clearDirtyPages(pages);
+  inode.pages.clearDirtyIndexes(indexes);
   if (failed !== undefined) writebackFailed(ctx, inode, failed);
   return written;
 }

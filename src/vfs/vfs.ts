@@ -295,13 +295,12 @@ export class Vfs implements FsHost {
       const pageStart = index * PAGE_SIZE;
       if (pageStart >= inode.size) throw new ErrnoError(Errno.EFAULT, 'store past EOF (SIGBUS)');
       iomapBufferedRead(this.ctx, inode, pageStart, PAGE_SIZE, this.policy.readOps);
-      const page = inode.pages.get(index)!;
       const inEofMask = (1 << Math.ceil(Math.min(PAGE_SIZE, inode.size - pageStart) / this.ctx.blockSize)) - 1;
-      if ((page.dirty & inEofMask) !== inEofMask) iomapPageMkwrite(this.ctx, inode, index, this.policy.bufferedOps);
+      if ((inode.pages.dirtyOf(index) & inEofMask) !== inEofMask) iomapPageMkwrite(this.ctx, inode, index, this.policy.bufferedOps);
       // Stores past EOF are never observable: writeback and pagecache_isize_extended zero them.
       const from = Math.max(offset, pageStart);
       const to = Math.min(end, pageStart + PAGE_SIZE, inode.size);
-      if (to > from && !this.ctx.dataless) copyFromSource(page.data.subarray(from - pageStart, to - pageStart), source, from);
+      if (to > from && !this.ctx.dataless) copyFromSource(inode.pages.bytes(index).subarray(from - pageStart, to - pageStart), source, from);
     }
     this.recordContent(inode, offset, Math.max(0, Math.min(end, inode.size) - offset), source);
     this.balancePages();
@@ -535,10 +534,9 @@ export class Vfs implements FsHost {
     if (endWhole > firstWhole) inode.pages.drop(firstWhole, endWhole);
     // The pages at either edge that were not dropped whole have the range zeroed in place.
     for (const index of new Set([Math.floor(start / PAGE_SIZE), Math.floor(Math.max(start, stop - 1) / PAGE_SIZE)])) {
-      const page = inode.pages.get(index);
-      if (!page) continue;
+      if (!inode.pages.has(index)) continue;
       const pageStart = index * PAGE_SIZE;
-      page.data.fill(0, Math.max(0, start - pageStart), Math.min(PAGE_SIZE, stop - pageStart));
+      inode.pages.bytes(index).fill(0, Math.max(0, start - pageStart), Math.min(PAGE_SIZE, stop - pageStart));
     }
     if (inode.pages.dirtyCount === 0) this.dirtyInodes.delete(inode);
   }

@@ -116,7 +116,7 @@ describe('1 KiB blocks: per-block uptodate and dirty bits', () => {
     expect(h.device.bytesRead).toBe(0);
     expect(page.uptodate).toBe(0b0010);
     expect(page.dirty).toBe(0b0010);
-    expect(h.inode.pages.isUptodate(page)).toBe(false);
+    expect(h.inode.pages.isUptodate(page.index)).toBe(false);
   });
 
   test('a boundary strictly inside a run of not-uptodate blocks fills the whole run', () => {
@@ -176,12 +176,12 @@ describe('zero range (iomap_zero_iter)', () => {
     const page = core.inode.pages.grab(0);
     page.data.fill(NEW);
     page.uptodate = 1;
-    core.inode.pages.markDirty(page, 1);
+    core.inode.pages.markDirty(page.index, 1);
     const ranges: [number, number][] = [];
     iomapZeroRange(core.ctx, core.inode, 100, 200, ops, (_inode, start, end) => {
       ranges.push([start, end]);
       flushed = true;
-      core.inode.pages.clearDirty(page); // what writeback would do
+      core.inode.pages.clearDirty(page.index); // what writeback would do
     });
     expect(ranges).toEqual([[100, 300]]);
     expect(begins.map((call) => call.pos)).toEqual([100, 100]);

@@ -21,7 +21,7 @@ function dirtyPages(inode: Inode, first: number, end: number, byte: number): voi
     const page = inode.pages.grab(index);
     page.data.fill(byte);
     page.uptodate = inode.pages.fullMask;
-    inode.pages.markDirty(page, inode.pages.fullMask);
+    inode.pages.markDirty(page.index, inode.pages.fullMask);
   }
 }
 
@@ -149,7 +149,7 @@ describe('EOF handling and dirty state', () => {
     iomapWritepages(ctx, inode, ops);
     expect(inode.pages.dirtyCount).toBe(0);
     expect(inode.pages.pageCount).toBe(2);
-    expect(inode.pages.isUptodate(inode.pages.get(1)!)).toBe(true);
+    expect(inode.pages.isUptodate(1)).toBe(true);
     expect(iomapWritepages(ctx, inode, ops)).toBe(0);
     expect(mapCalls).toHaveLength(1);
     inode.pages.checkValid();

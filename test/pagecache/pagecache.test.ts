@@ -23,11 +23,11 @@ describe('InodePages with 1 KiB blocks', () => {
     expect(pages.fullMask).toBe(0b1111);
     const page = pages.grab(3);
     expect(page.data.length).toBe(PAGE_SIZE);
-    expect(pages.grab(3)).toBe(page);
+    expect(pages.grab(3).data).toBe(page.data);
     page.uptodate = 0b0111;
-    expect(pages.isUptodate(page)).toBe(false);
+    expect(pages.isUptodate(page.index)).toBe(false);
     page.uptodate = 0b1111;
-    expect(pages.isUptodate(page)).toBe(true);
+    expect(pages.isUptodate(page.index)).toBe(true);
   });
 
   test('markDirty sets exactly the given block bits and tracks the dirty page once', () => {
@@ -36,20 +36,20 @@ describe('InodePages with 1 KiB blocks', () => {
     pages.onDirty = () => dirtied++;
     const page = pages.grab(0);
     page.uptodate = 0b1111;
-    pages.markDirty(page, 0b0010);
+    pages.markDirty(page.index, 0b0010);
     expect(page.dirty).toBe(0b0010);
-    pages.markDirty(page, 0b1000);
+    pages.markDirty(page.index, 0b1000);
     expect(page.dirty).toBe(0b1010);
     expect(pages.dirtyCount).toBe(1);
     expect(dirtied).toBe(1); // the callback fires on the clean -> dirty transition only
-    pages.markDirty(page, 0);
+    pages.markDirty(page.index, 0);
     expect(dirtied).toBe(1);
     pages.checkValid();
   });
 
   test('markDirty outside the page is a bug', () => {
     const pages = new InodePages(1024);
-    expect(() => pages.markDirty(pages.grab(0), 0b10000)).toThrow(InvariantError);
+    expect(() => pages.markDirty(pages.grab(0).index, 0b10000)).toThrow(InvariantError);
   });
 
   test('clearDirty clears bits and the index; onDirty fires again on the next dirtying', () => {
@@ -58,12 +58,12 @@ describe('InodePages with 1 KiB blocks', () => {
     pages.onDirty = () => dirtied++;
     const page = pages.grab(5);
     page.uptodate = 0b1111;
-    pages.markDirty(page, 0b0001);
-    pages.clearDirty(page);
+    pages.markDirty(page.index, 0b0001);
+    pages.clearDirty(page.index);
     expect(page.dirty).toBe(0);
     expect(pages.dirtyCount).toBe(0);
     expect(pages.hasDirtyIn(0, 10)).toBe(false);
-    pages.markDirty(page, 0b0001);
+    pages.markDirty(page.index, 0b0001);
     expect(dirtied).toBe(2);
   });
 
@@ -72,7 +72,7 @@ describe('InodePages with 1 KiB blocks', () => {
     for (const index of [9, 2, 5, 100]) {
       const page = pages.grab(index);
       page.uptodate = 0b1111;
-      pages.markDirty(page, 0b0001);
+      pages.markDirty(page.index, 0b0001);
     }
     pages.grab(3); // clean page
     expect(pages.dirtyIndexesIn(0, 10)).toEqual([2, 5, 9]);
@@ -83,23 +83,50 @@ describe('InodePages with 1 KiB blocks', () => {
     expect(pages.hasDirtyIn(101, 1_000_000)).toBe(false);
   });
 
-  test('dirtyPagesIn gives the pages themselves by index, packed keys or not (indexes past 2^32)', () => {
+  test('dirtyIndexesSorted sorts by radix below 2^32 and as numbers past it; pages past 4 GiB of file live in chunks', () => {
     const pages = new InodePages(4096);
-    const wanted = [7, 2 ** 32 + 5, 0, 2 ** 31, 3, 2 ** 40];
+    const wanted = [7, 2 ** 32 + 5, 0, 2 ** 31, 3, 2 ** 40, 2 ** 20 + 1];
     for (const index of wanted) {
-      const page = pages.grab(index);
-      page.uptodate = 1;
-      pages.markDirty(page, 1);
+      pages.grabIndex(index);
+      pages.addUptodate(index, 1);
+      pages.markDirty(index, 1);
     }
     pages.grab(1); // clean
     const sorted = [...wanted].sort((a, b) => a - b);
-    const all = pages.dirtyPagesIn(0, Number.MAX_SAFE_INTEGER);
-    expect(all.map((page) => page.index)).toEqual(sorted);
-    for (const page of all) expect(pages.get(page.index)).toBe(page);
+    expect(Array.from(pages.dirtyIndexesSorted(0, Number.MAX_SAFE_INTEGER))).toEqual(sorted);
+    for (const index of wanted) expect(pages.dirtyOf(index)).toBe(1);
     // Below 2^32 the keys pack (index, slot); the slot order is not the index order.
-    expect(pages.dirtyPagesIn(0, 2 ** 32).map((page) => page.index)).toEqual([0, 3, 7, 2 ** 31]);
-    expect(pages.dirtyPagesIn(2, 2 ** 32).map((page) => page.index)).toEqual([3, 7, 2 ** 31]);
-    expect(pages.dirtyPagesIn(2, 8).map((page) => page.index)).toEqual([3, 7]); // the probing path
+    expect(pages.dirtyIndexesIn(0, 2 ** 32)).toEqual([0, 3, 7, 2 ** 20 + 1, 2 ** 31]);
+    expect(pages.dirtyIndexesIn(2, 2 ** 32)).toEqual([3, 7, 2 ** 20 + 1, 2 ** 31]);
+    expect(pages.dirtyIndexesIn(2, 8)).toEqual([3, 7]); // the probing path
+    pages.checkValid();
+    pages.clearDirtyIndexes(pages.dirtyIndexesSorted(0, Number.MAX_SAFE_INTEGER));
+    expect([pages.dirtyCount, pages.pageCount]).toEqual([0, 8]);
+    expect(pages.dropClean()).toBe(8);
+    pages.checkValid();
+  });
+
+  test('the flat table grows as pages further in are cached, keeping what it holds', () => {
+    const pages = new InodePages(1024);
+    const page = pages.grab(2);
+    page.uptodate = 0b1111;
+    page.data[5] = 0x42;
+    pages.markDirty(2, 0b0100);
+    for (const index of [63, 64, 1000, 300_000]) pages.grabIndex(index);
+    expect(pages.dirtyOf(2)).toBe(0b0100);
+    expect(pages.uptodateOf(2)).toBe(0b1111);
+    expect(pages.bytes(2)[5]).toBe(0x42);
+    expect(pages.has(1000)).toBe(true);
+    expect(pages.has(999)).toBe(false);
+    expect(pages.pageCount).toBe(5);
+    pages.checkValid();
+  });
+
+  test('a page missing from the table cannot be marked', () => {
+    const pages = new InodePages(4096);
+    expect(() => pages.markDirty(9, 1)).toThrow(InvariantError);
+    expect(pages.get(9)).toBeUndefined();
+    expect([pages.uptodateOf(9), pages.dirtyOf(9), pages.isUptodate(9)]).toEqual([0, 0, false]);
   });
 
   test('drop removes pages (dirty or not) in the range and forgets their dirty state', () => {
@@ -107,7 +134,7 @@ describe('InodePages with 1 KiB blocks', () => {
     for (const index of [0, 1, 2, 3]) {
       const page = pages.grab(index);
       page.uptodate = 0b1111;
-      pages.markDirty(page, 0b1111);
+      pages.markDirty(page.index, 0b1111);
     }
     pages.drop(1, 3);
     expect(pages.pageCount).toBe(2);
@@ -127,17 +154,17 @@ describe('InodePages with 1 KiB blocks', () => {
     const pages = new InodePages(1024, accounting);
     const dirty = pages.grab(0);
     dirty.uptodate = 0b1111;
-    pages.markDirty(dirty, 0b0100);
+    pages.markDirty(dirty.index, 0b0100);
     pages.grab(1).uptodate = 0b1111;
     pages.grab(2);
     const alsoDirty = pages.grab(7);
     alsoDirty.uptodate = 0b1111;
-    pages.markDirty(alsoDirty, 0b0001);
+    pages.markDirty(alsoDirty.index, 0b0001);
     expect(pages.dropClean()).toBe(2);
     expect(pages.pageCount).toBe(2);
     expect(accounting.pages).toBe(2);
-    expect(pages.get(0)).toBe(dirty);
-    expect(pages.get(7)).toBe(alsoDirty);
+    expect(pages.get(0)?.dirty).toBe(0b0100);
+    expect(pages.get(7)?.dirty).toBe(0b0001);
     expect(pages.get(1)).toBeUndefined();
     expect(pages.dropClean()).toBe(0);
     pages.checkValid();
@@ -146,7 +173,7 @@ describe('InodePages with 1 KiB blocks', () => {
   test.each([
     ['with data', false],
     ['dataless', true],
-  ])('reclaimed pages are recycled fresh under their new index, with their buffers (%s)', (_name, dataless) => {
+  ])('reclaimed pages come back empty under their new index, reusing the bytes of dropped ones (%s)', (_name, dataless) => {
     const accounting = new PageAccounting(dataless);
     const pages = new InodePages(1024, accounting);
     const clean = pages.grab(3);
@@ -157,16 +184,15 @@ describe('InodePages with 1 KiB blocks', () => {
     for (const index of [10, 11, 12, 13, 14]) {
       const page = pages.grab(index);
       page.uptodate = 0b1111;
-      pages.markDirty(page, 0b1111);
+      pages.markDirty(page.index, 0b1111);
     }
     expect(pages.dropClean()).toBe(1);
     const reused = pages.grab(40);
-    expect(reused).toBe(clean);
-    expect(reused.buffer).toBe(buffer);
-    expect([reused.index, reused.uptodate, reused.dirty, reused.lazy, reused.dirtySlot]).toEqual([40, 0, 0, undefined, -1]);
+    expect(reused.buffer).toBe(buffer); // dataless: the one scratch buffer
+    expect([reused.index, reused.uptodate, reused.dirty, reused.lazy]).toEqual([40, 0, 0, undefined]);
     expect(pages.get(3)).toBeUndefined();
-    expect(pages.get(40)).toBe(reused);
-    pages.clearDirtyPages(pages.dirtyPagesIn(0, 100));
+    expect(pages.get(40)?.index).toBe(40);
+    pages.clearDirtyIndexes(pages.dirtyIndexesSorted(0, 100));
     expect(pages.dropClean()).toBe(6);
     expect(pages.pageCount).toBe(0);
     const again = pages.grab(9);
@@ -180,7 +206,7 @@ describe('InodePages with 1 KiB blocks', () => {
     const page = pages.grab(4);
     page.uptodate = 0b1111;
     page.data[0] = 0x5a;
-    pages.markDirty(page, 0b0001);
+    pages.markDirty(page.index, 0b0001);
     pages.grab(1).uptodate = 0b1111;
     pages.shiftPages(2, 3);
     expect(pages.get(4)).toBeUndefined();
@@ -194,7 +220,7 @@ describe('InodePages with 1 KiB blocks', () => {
     const pages = new InodePages(1024);
     const page = pages.grab(0);
     page.uptodate = 0b0001;
-    pages.markDirty(page, 0b0010);
+    pages.markDirty(page.index, 0b0010);
     expect(() => pages.checkValid()).toThrow(/dirty block not uptodate/);
     const other = new InodePages(1024);
     const clean = other.grab(0);
@@ -217,14 +243,14 @@ describe('PageAccounting (the global counts balance_dirty_pages and reclaim read
     const b = new InodePages(1024, accounting);
     const pa = a.grab(0);
     pa.uptodate = 1;
-    a.markDirty(pa, 1);
+    a.markDirty(pa.index, 1);
     a.grab(1);
     const pb = b.grab(7);
     pb.uptodate = 0b1111;
-    b.markDirty(pb, 0b0001);
-    b.markDirty(pb, 0b0010); // same page: counted once
+    b.markDirty(pb.index, 0b0001);
+    b.markDirty(pb.index, 0b0010); // same page: counted once
     expect([accounting.pages, accounting.dirtyPages]).toEqual([3, 2]);
-    a.clearDirty(pa);
+    a.clearDirty(pa.index);
     expect(accounting.dirtyPages).toBe(1);
     expect(a.dropClean()).toBe(2);
     expect(accounting.pages).toBe(1);
@@ -238,7 +264,7 @@ describe('PageAccounting (the global counts balance_dirty_pages and reclaim read
     for (const index of [0, 1, 2]) {
       const page = pages.grab(index);
       page.uptodate = 1;
-      if (index !== 1) pages.markDirty(page, 1);
+      if (index !== 1) pages.markDirty(page.index, 1);
     }
     pages.shiftPages(1, 5);
     expect([accounting.pages, accounting.dirtyPages]).toEqual([3, 2]);

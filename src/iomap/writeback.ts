@@ -128,6 +128,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
   const startIndex = Math.floor(startByte / PAGE_SIZE);
   const endIndex = endByte >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(endByte / PAGE_SIZE);
   const runs: number[] = [];
+  const removalsBefore = inode.pages.dirtyRemovals;
   const indexes = collectDirtyRuns(ctx, inode, startIndex, endIndex, runs);
   const ioends = new IoendBuilder(inode, ops, ctx);
   let written = 0;
@@ -160,7 +161,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
     }
   }
   ioends.finish();
-  inode.pages.clearDirtyIndexes(indexes);
+  inode.pages.clearDirtyIndexes(indexes, removalsBefore);
   if (failed !== undefined) writebackFailed(ctx, inode, failed);
   return written;
 }

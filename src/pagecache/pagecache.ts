@@ -245,6 +245,7 @@ export class InodePages {
    */
   private dirtyIndexes = new Float64Array(64);
   private dirtyLength = 0;
+  private removals = 0;
   readonly blocksPerPage: number;
   readonly fullMask: number;
   /** Called when the first page becomes dirty (the VFS keeps its dirty-inode list with it). */
@@ -460,6 +461,7 @@ export class InodePages {
     }
     chunk.table[at + 1] = -1;
     this.accounting.dirtyPages--;
+    this.removals++;
   }
 
   /** Clears the dirty bits of page `index` (writeback took it). */
@@ -471,16 +473,19 @@ export class InodePages {
     this.removeDirty(chunk, at);
   }
 
+  /** Counts pages taken off the dirty list one by one: unchanged, the list has only grown. */
+  get dirtyRemovals(): number {
+    return this.removals;
+  }
+
   /**
    * Clears the dirty bits of pages `indexes` (what a writeback took), skipping
-   * any that left the cache meanwhile. When they are every dirty page, the
-   * dirty list is emptied at once.
+   * any that left the cache meanwhile. When no page left the dirty list since
+   * dirtyRemovals read `removalsBefore` (before the indexes were taken) and
+   * they are as many as the list, they are the list: it is emptied at once.
    */
-  clearDirtyIndexes(indexes: Float64Array): void {
-    // `indexes` are distinct: when they are all still dirty and as many as the dirty list, they are the dirty list.
-    let all = indexes.length === this.dirtyLength;
-    for (let at = 0; all && at < indexes.length; at++) if ((this.stateOf(indexes[at]!) & DIRTY_BITS) === 0) all = false;
-    if (!all) {
+  clearDirtyIndexes(indexes: Float64Array, removalsBefore = -1): void {
+    if (removalsBefore !== this.removals || indexes.length !== this.dirtyLength) {
       for (let at = 0; at < indexes.length; at++) this.clearDirty(indexes[at]!);
       return;
     }

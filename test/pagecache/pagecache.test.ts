@@ -106,6 +106,35 @@ describe('InodePages with 1 KiB blocks', () => {
     pages.checkValid();
   });
 
+  test('clearDirtyIndexes empties the list at once only when nothing left it since the indexes were taken', () => {
+    const pages = new InodePages(4096);
+    for (const index of [4, 1, 9]) {
+      pages.grabIndex(index);
+      pages.addUptodate(index, 1);
+      pages.markDirty(index, 1);
+    }
+    let before = pages.dirtyRemovals;
+    let taken = pages.dirtyIndexesSorted(0, 100);
+    pages.clearDirtyIndexes(taken, before);
+    expect([pages.dirtyCount, pages.dirtyOf(4), pages.dirtyOf(9)]).toEqual([0, 0, 0]);
+    pages.checkValid();
+    // Page 4 is dropped and page 5 dirtied meanwhile: the list is as long as what was taken, but not it.
+    for (const index of [4, 9]) {
+      pages.grabIndex(index);
+      pages.addUptodate(index, 1);
+      pages.markDirty(index, 1);
+    }
+    before = pages.dirtyRemovals;
+    taken = pages.dirtyIndexesSorted(0, 100);
+    pages.drop(4, 5);
+    pages.grabIndex(5);
+    pages.addUptodate(5, 1);
+    pages.markDirty(5, 1);
+    pages.clearDirtyIndexes(taken, before);
+    expect(pages.dirtyIndexesIn(0, 100)).toEqual([5]);
+    pages.checkValid();
+  });
+
   test('the flat table grows as pages further in are cached, keeping what it holds', () => {
     const pages = new InodePages(1024);
     const page = pages.grab(2);

@@ -59,11 +59,14 @@ class Leaf<V> {
   count = 0;
   starts: number[];
   ends: number[];
-  /** traits.mergeKey of each value (0 without the trait). */
+  /** traits.mergeKey of each value (0 without the trait: then they stay 0 and are never moved). */
   keys: number[];
   values: V[] = [];
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    private readonly keyed: boolean,
+  ) {
     this.starts = zeros(capacity);
     this.ends = zeros(capacity);
     this.keys = zeros(capacity);
@@ -82,11 +85,11 @@ class Leaf<V> {
 
   /** Copies entries [from, to) of `source` (bounds and keys) to this leaf from entry `at` on (room reserved). */
   copyBoundsFrom(source: Leaf<V>, from: number, to: number, at: number): void {
-    for (let index = from; index < to; index++, at++) {
-      this.starts[at] = source.starts[index]!;
-      this.ends[at] = source.ends[index]!;
-      this.keys[at] = source.keys[index]!;
+    for (let index = from, into = at; index < to; index++, into++) {
+      this.starts[into] = source.starts[index]!;
+      this.ends[into] = source.ends[index]!;
     }
+    if (this.keyed) for (let index = from, into = at; index < to; index++, into++) this.keys[into] = source.keys[index]!;
   }
 
   /** Opens a slot at `index` (entries from it move right by one). */
@@ -99,9 +102,9 @@ class Leaf<V> {
     for (let at = count; at > index; at--) {
       starts[at] = starts[at - 1]!;
       ends[at] = ends[at - 1]!;
-      keys[at] = keys[at - 1]!;
       values[at] = values[at - 1]!;
     }
+    if (this.keyed) for (let at = count; at > index; at--) keys[at] = keys[at - 1]!;
     this.count = count + 1;
   }
 
@@ -113,9 +116,9 @@ class Leaf<V> {
     for (let at = from; at + removed < count; at++) {
       starts[at] = starts[at + removed]!;
       ends[at] = ends[at + removed]!;
-      keys[at] = keys[at + removed]!;
       values[at] = values[at + removed]!;
     }
+    if (this.keyed) for (let at = from; at + removed < count; at++) keys[at] = keys[at + removed]!;
     values.length = count - removed;
     this.count = count - removed;
   }
@@ -309,7 +312,7 @@ export class IntervalMap<V> {
 
   /** Inserts [start, end) -> value right after the scratch position (entryIndex -1: first), splitting a full leaf. */
   private insertAfterHere(start: number, end: number, value: V): void {
-    if (this.leaves.length === 0) this.leaves.push(new Leaf<V>(LEAF_CAPACITY_FIRST));
+    if (this.leaves.length === 0) this.leaves.push(new Leaf<V>(LEAF_CAPACITY_FIRST, this.traits.mergeKey !== undefined));
     let leaf = this.leaves[this.leafIndex]!;
     let index = this.entryIndex + 1;
     if (leaf.count >= LEAF_MAX) {
@@ -336,7 +339,7 @@ export class IntervalMap<V> {
     const leaf = this.leaves[at]!;
     const keep = leaf.count >>> 1;
     const moved = leaf.count - keep;
-    const right = new Leaf<V>(LEAF_MAX);
+    const right = new Leaf<V>(LEAF_MAX, this.traits.mergeKey !== undefined);
     right.copyBoundsFrom(leaf, keep, leaf.count, 0);
     right.values = leaf.values.splice(keep, moved);
     right.count = moved;

@@ -26,6 +26,9 @@ const traits: IntervalTraits<Run> = {
   classCount: 3,
 };
 
+/** The same traits without merge keys: the map's key arrays then stay zero and are never moved. */
+const { mergeKey: _unused, ...unkeyedTraits } = traits;
+
 type Row = [number, number, number, number];
 
 function rows(entries: Iterable<IntervalEntry<Run>> | undefined): Row[] {
@@ -104,10 +107,10 @@ function step(random: Prng, span: number, map: IntervalMap<Run>, reference: Refe
   }
 }
 
-function compareRun(seed: number, steps: number, span: number): void {
+function compareRun(seed: number, steps: number, span: number, mapTraits: IntervalTraits<Run> = traits): void {
   const random = new Prng(seed);
-  const map = new IntervalMap(traits);
-  const reference = new ReferenceIntervalMap(traits);
+  const map = new IntervalMap(mapTraits);
+  const reference = new ReferenceIntervalMap(mapTraits);
   for (let index = 0; index < steps; index++) {
     const [got, expected] = step(random, span, map, reference);
     expect({ index, answer: got }).toEqual({ index, answer: expected });
@@ -127,6 +130,10 @@ describe('IntervalMap matches the sorted-btree reference', () => {
 
   test.each([11, 12])('seed %i over a narrow key space (heavy splitting and merging)', (seed) => {
     compareRun(seed, 6000, 600);
+  });
+
+  test.each([21, 22])('seed %i without merge keys (every canMerge asked)', (seed) => {
+    compareRun(seed, 6000, 2000, unkeyedTraits);
   });
 
   test('removing everything of a large map in one call empties it', () => {

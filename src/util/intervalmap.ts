@@ -206,8 +206,23 @@ export class IntervalMap<V> {
         }
       }
     }
+    // The leaf's starts lie in [firsts[low], next leaf's first): a guess in proportion to where the point falls,
+    // then a short walk, reads a cache line or two where a binary search over the leaf reads five.
     let first = 0;
     let last = count - 1;
+    if (low + 1 < leafCount && count > 8) {
+      const from = firsts[low]!;
+      const guess = Math.min(last, Math.floor(((point - from) * count) / (firsts[low + 1]! - from)));
+      if (starts[guess]! <= point) {
+        first = guess;
+        for (let steps = 0; steps < 4 && first < last && starts[first + 1]! <= point; steps++) first++;
+        if (first === last || starts[first + 1]! > point) last = first;
+      } else {
+        last = guess - 1;
+        for (let steps = 0; steps < 4 && last > 0 && starts[last]! > point; steps++) last--;
+        if (starts[last]! <= point) first = last;
+      }
+    }
     while (first < last) {
       const middle = (first + last + 1) >>> 1;
       if (starts[middle]! <= point) first = middle;

@@ -57,6 +57,7 @@ function makeTraits(limits: ExtentLimits) {
     },
     classOf: stateOf,
     classCount: 3,
+    numericValues: true,
     canMerge(left: ExtentValue, leftStart: number, leftEnd: number, right: ExtentValue, rightEnd: number): boolean {
       const state = stateOf(left);
       if (state !== stateOf(right)) return false;

@@ -159,9 +159,10 @@ describe('IntervalMap shiftFrom (collapse/insert range)', () => {
   });
 });
 
-/** The first leaf of the map's storage, to corrupt it in place. */
-function leafOf(map: IntervalMap<Run>): { ends: Float64Array } {
-  return (map as unknown as { leaves: { ends: Float64Array }[] }).leaves[0]!;
+/** Sets the end of the map's `entry`-th interval (a one-leaf map) behind its back, to corrupt it. */
+function setEnd(map: IntervalMap<Run>, entry: number, end: number): void {
+  const storage = map as unknown as { bounds: Float64Array; order: Int32Array; stride: number };
+  storage.bounds[2 * (storage.order[0]! * storage.stride + entry) + 1] = end;
 }
 
 describe('IntervalMap checkValid', () => {
@@ -171,14 +172,14 @@ describe('IntervalMap checkValid', () => {
     map.set(20, 30, { tag: 'b', base: 0 });
     expect(() => map.checkValid()).not.toThrow();
     // Corrupt the leaf behind the map's back: [0, 25) overlaps its right neighbour.
-    leafOf(map).ends[0] = 25;
+    setEnd(map, 0, 25);
     expect(() => map.checkValid()).toThrow(/overlapping/);
   });
 
   test('detects an empty interval', () => {
     const map = new IntervalMap(traits);
     map.set(5, 8, { tag: 'c', base: 0 });
-    leafOf(map).ends[0] = 5;
+    setEnd(map, 0, 5);
     expect(() => map.checkValid()).toThrow(/empty interval/);
   });
 });

@@ -18,6 +18,7 @@ export class RefcountMap {
   private readonly map = new IntervalMap<number>({
     sliceValue: (value) => value,
     canMerge: (left, _leftStart, _leftEnd, right) => left === right,
+    numericValues: true,
   });
 
   /** Records (shared runs). O(1). */

@@ -19,30 +19,28 @@ const IOEND_MAX_BYTES = 4096 * PAGE_SIZE;
 const pageScratch = new Uint8Array(PAGE_SIZE);
 
 /**
- * Collects the dirty block runs of pages in [startIndex, endIndex) into `runs`
- * as [start, end) byte pairs (block aligned, ascending), zeroing the part of
- * the EOF page past i_size; returns the dirty page indexes, ascending.
+ * Takes the dirty pages in [startIndex, endIndex) for writeback (their dirty
+ * bits are cleared first, as folio_clear_dirty_for_io does) and collects their
+ * dirty block runs into `runs` as [start, end) byte pairs (block aligned,
+ * ascending), zeroing the part of the EOF page past i_size. A page wholly past
+ * EOF is skipped: its dirty bits just go.
  */
-function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number, runs: number[]): Float64Array {
+function collectDirtyRuns(ctx: FsContext, inode: Inode, startIndex: number, endIndex: number, runs: number[]): void {
   const blockSize = ctx.blockSize;
   const isize = inode.size;
   const cache = inode.pages;
-  const indexes = cache.dirtyIndexesSorted(startIndex, endIndex);
-  for (let at = 0; at < indexes.length; at++) {
-    const index = indexes[at]!;
+  cache.takeDirty(startIndex, endIndex, (index, dirty) => {
     const pageStart = index * PAGE_SIZE;
-    if (pageStart >= isize) continue; // wholly past EOF: skipped, dirty bits dropped below
+    if (pageStart >= isize) return;
     if (pageStart + PAGE_SIZE > isize) cache.bytes(index).fill(0, isize - pageStart); // folio straddling EOF
     const blockLimit = Math.ceil(Math.min(PAGE_SIZE, isize - pageStart) / blockSize);
-    const dirty = cache.dirtyOf(index);
     for (let block = 0; block < blockLimit; block++) {
       if ((dirty & (1 << block)) === 0) continue;
       const start = pageStart + block * blockSize;
       if (runs.length > 0 && runs[runs.length - 1] === start) runs[runs.length - 1] = start + blockSize;
       else runs.push(start, start + blockSize);
     }
-  }
-  return indexes;
+  });
 }
 
 /** Writes file bytes [pos, pos+length) from the page cache to the device at addr, block by block. */
@@ -128,8 +126,7 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
   const startIndex = Math.floor(startByte / PAGE_SIZE);
   const endIndex = endByte >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(endByte / PAGE_SIZE);
   const runs: number[] = [];
-  const removalsBefore = inode.pages.dirtyRemovals;
-  const indexes = collectDirtyRuns(ctx, inode, startIndex, endIndex, runs);
+  collectDirtyRuns(ctx, inode, startIndex, endIndex, runs);
   const ioends = new IoendBuilder(inode, ops, ctx);
   let written = 0;
   let map: Iomap | undefined;
@@ -161,7 +158,6 @@ export function iomapWritepages(ctx: FsContext, inode: Inode, ops: WritebackOps,
     }
   }
   ioends.finish();
-  inode.pages.clearDirtyIndexes(indexes, removalsBefore);
   if (failed !== undefined) writebackFailed(ctx, inode, failed);
   return written;
 }

@@ -245,7 +245,6 @@ export class InodePages {
    */
   private dirtyIndexes = new Float64Array(64);
   private dirtyLength = 0;
-  private removals = 0;
   readonly blocksPerPage: number;
   readonly fullMask: number;
   /** Called when the first page becomes dirty (the VFS keeps its dirty-inode list with it). */
@@ -461,7 +460,6 @@ export class InodePages {
     }
     chunk.table[at + 1] = -1;
     this.accounting.dirtyPages--;
-    this.removals++;
   }
 
   /** Clears the dirty bits of page `index` (writeback took it). */
@@ -473,31 +471,37 @@ export class InodePages {
     this.removeDirty(chunk, at);
   }
 
-  /** Counts pages taken off the dirty list one by one: unchanged, the list has only grown. */
-  get dirtyRemovals(): number {
-    return this.removals;
-  }
-
   /**
-   * Clears the dirty bits of pages `indexes` (what a writeback took), skipping
-   * any that left the cache meanwhile. When no page left the dirty list since
-   * dirtyRemovals read `removalsBefore` (before the indexes were taken) and
-   * they are as many as the list, they are the list: it is emptied at once.
+   * folio_clear_dirty_for_io over [startIndex, endIndex), what a writeback does
+   * before it maps anything: every dirty page there is visited in index order
+   * with its dirty blocks, which are cleared. When the dirty pages fill a good
+   * part of the flat table and the range takes them all, one pass over the
+   * table finds and clears them, and the dirty list is emptied at once.
    */
-  clearDirtyIndexes(indexes: Float64Array, removalsBefore = -1): void {
-    if (removalsBefore !== this.removals || indexes.length !== this.dirtyLength) {
-      for (let at = 0; at < indexes.length; at++) this.clearDirty(indexes[at]!);
+  takeDirty(startIndex: number, endIndex: number, visit: (index: number, dirty: number) => void): void {
+    const length = this.dirtyLength;
+    if (length === 0) return;
+    const low = this.low;
+    if (low !== undefined && this.chunkList.length === 1 && startIndex === 0 && endIndex >= low.pages && length * 16 >= low.pages) {
+      const table = low.table;
+      for (let index = 0; index < low.pages; index++) {
+        const state = table[2 * index]!;
+        if ((state & DIRTY_BITS) === 0) continue;
+        table[2 * index] = state & ~DIRTY_BITS;
+        table[2 * index + 1] = -1;
+        visit(index, (state & DIRTY_BITS) >> DIRTY_SHIFT);
+      }
+      this.accounting.dirtyPages -= length;
+      this.dirtyLength = 0;
       return;
     }
+    const indexes = this.dirtyIndexesSorted(startIndex, endIndex);
     for (let at = 0; at < indexes.length; at++) {
       const index = indexes[at]!;
-      const chunk = this.chunkAt(index)!;
-      const word = 2 * (index - chunk.first);
-      chunk.table[word]! &= ~DIRTY_BITS;
-      chunk.table[word + 1] = -1;
+      const dirty = this.dirtyOf(index);
+      this.clearDirty(index);
+      visit(index, dirty);
     }
-    this.accounting.dirtyPages -= this.dirtyLength;
-    this.dirtyLength = 0;
   }
 
   /** Dirty page indexes in [startIndex, endIndex), ascending. */

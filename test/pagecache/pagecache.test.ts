@@ -100,38 +100,53 @@ describe('InodePages with 1 KiB blocks', () => {
     expect(pages.dirtyIndexesIn(2, 2 ** 32)).toEqual([3, 7, 2 ** 20 + 1, 2 ** 31]);
     expect(pages.dirtyIndexesIn(2, 8)).toEqual([3, 7]); // the probing path
     pages.checkValid();
-    pages.clearDirtyIndexes(pages.dirtyIndexesSorted(0, Number.MAX_SAFE_INTEGER));
+    const taken: [number, number][] = [];
+    pages.takeDirty(0, Number.MAX_SAFE_INTEGER, (index, dirty) => taken.push([index, dirty]));
+    expect(taken).toEqual(sorted.map((index) => [index, 1]));
     expect([pages.dirtyCount, pages.pageCount]).toEqual([0, 8]);
     expect(pages.dropClean()).toBe(8);
     pages.checkValid();
   });
 
-  test('clearDirtyIndexes empties the list at once only when nothing left it since the indexes were taken', () => {
-    const pages = new InodePages(4096);
-    for (const index of [4, 1, 9]) {
+  test.each([
+    ['a few pages of a large table: the sorted dirty list', 1000],
+    ['pages dense in the flat table: one pass over it', 0],
+  ])('takeDirty visits the dirty pages of a range in order with their blocks and clears them (%s)', (_name, far) => {
+    const pages = new InodePages(1024);
+    let dirtied = 0;
+    pages.onDirty = () => dirtied++;
+    const wanted: [number, number][] = [
+      [9, 0b0011],
+      [1, 0b1000],
+      [4, 0b0001],
+      [far + 30, 0b0100],
+    ];
+    for (const [index, mask] of wanted) {
       pages.grabIndex(index);
-      pages.addUptodate(index, 1);
-      pages.markDirty(index, 1);
+      pages.addUptodate(index, 0b1111);
+      pages.markDirty(index, mask);
     }
-    let before = pages.dirtyRemovals;
-    let taken = pages.dirtyIndexesSorted(0, 100);
-    pages.clearDirtyIndexes(taken, before);
-    expect([pages.dirtyCount, pages.dirtyOf(4), pages.dirtyOf(9)]).toEqual([0, 0, 0]);
+    pages.grabIndex(2); // clean
+    const taken: [number, number][] = [];
+    pages.takeDirty(2, 10, (index, dirty) => taken.push([index, dirty]));
+    expect(taken).toEqual([
+      [4, 0b0001],
+      [9, 0b0011],
+    ]);
+    expect(pages.dirtyIndexesIn(0, Number.MAX_SAFE_INTEGER)).toEqual([1, far + 30]);
     pages.checkValid();
-    // Page 4 is dropped and page 5 dirtied meanwhile: the list is as long as what was taken, but not it.
-    for (const index of [4, 9]) {
-      pages.grabIndex(index);
-      pages.addUptodate(index, 1);
-      pages.markDirty(index, 1);
-    }
-    before = pages.dirtyRemovals;
-    taken = pages.dirtyIndexesSorted(0, 100);
-    pages.drop(4, 5);
-    pages.grabIndex(5);
-    pages.addUptodate(5, 1);
-    pages.markDirty(5, 1);
-    pages.clearDirtyIndexes(taken, before);
-    expect(pages.dirtyIndexesIn(0, 100)).toEqual([5]);
+    taken.length = 0;
+    pages.takeDirty(0, Number.MAX_SAFE_INTEGER, (index, dirty) => taken.push([index, dirty]));
+    expect(taken).toEqual([
+      [1, 0b1000],
+      [far + 30, 0b0100],
+    ]);
+    expect([pages.dirtyCount, pages.accounting.dirtyPages, pages.pageCount]).toEqual([0, 0, 5]);
+    expect(pages.uptodateOf(9)).toBe(0b1111); // taking dirt leaves the data
+    pages.checkValid();
+    // Dirty again: the list starts afresh and tells the VFS again.
+    pages.markDirty(9, 0b0001);
+    expect([pages.dirtyIndexesIn(0, 100), dirtied]).toEqual([[9], 2]);
     pages.checkValid();
   });
 
@@ -221,7 +236,7 @@ describe('InodePages with 1 KiB blocks', () => {
     expect([reused.index, reused.uptodate, reused.dirty, reused.lazy]).toEqual([40, 0, 0, undefined]);
     expect(pages.get(3)).toBeUndefined();
     expect(pages.get(40)?.index).toBe(40);
-    pages.clearDirtyIndexes(pages.dirtyIndexesSorted(0, 100));
+    pages.takeDirty(0, 100, () => undefined);
     expect(pages.dropClean()).toBe(6);
     expect(pages.pageCount).toBe(0);
     const again = pages.grab(9);

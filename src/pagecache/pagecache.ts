@@ -449,8 +449,9 @@ export class InodePages {
 
   /** Takes the page at word `at` of `chunk` off the dirty list (the last one fills its slot). */
   private removeDirty(chunk: PageChunk, at: number): void {
+    // Only a page with dirty bits is on the list (the slot word of an absent or clean page means nothing).
+    if ((chunk.table[at]! & DIRTY_BITS) === 0) return;
     const slot = chunk.table[at + 1]!;
-    if (slot < 0) return;
     const lastSlot = --this.dirtyLength;
     if (slot !== lastSlot) {
       const moved = this.dirtyIndexes[lastSlot]!;
@@ -467,8 +468,8 @@ export class InodePages {
     const chunk = this.chunkAt(index);
     if (chunk === undefined) return;
     const at = 2 * (index - chunk.first);
-    chunk.table[at]! &= ~DIRTY_BITS;
     this.removeDirty(chunk, at);
+    chunk.table[at]! &= ~DIRTY_BITS;
   }
 
   /**

@@ -29,6 +29,84 @@ const traits: IntervalTraits<Run> = {
 /** The same traits without merge keys: the map's key arrays then stay zero and are never moved. */
 const { mergeKey: _unused, ...unkeyedTraits } = traits;
 
+/** A Run as one number (tag * RUN_TAG + base), as the extent maps pack theirs. */
+const RUN_TAG = 1e7;
+const packRun = (run: Run): number => run.tag * RUN_TAG + run.base;
+const unpackRun = (value: number): Run => ({ tag: Math.floor(value / RUN_TAG), base: value % RUN_TAG });
+const unpackEntry = (entry: IntervalEntry<number>): IntervalEntry<Run> => ({ start: entry.start, end: entry.end, value: unpackRun(entry.value) });
+const unpackEntries = (entries: IntervalEntry<number>[]): IntervalEntry<Run>[] => entries.map(unpackEntry);
+
+/** The traits of packed runs: numeric values, kept in the map's typed arrays. */
+const numericTraits: IntervalTraits<number> = {
+  sliceValue: (value, start, cutAt) => value + (cutAt - start),
+  canMerge: (left, leftStart, leftEnd, right, rightEnd) => traits.canMerge(unpackRun(left), leftStart, leftEnd, unpackRun(right), rightEnd),
+  mergeKey: (value) => Math.floor(value / RUN_TAG),
+  classOf: (value) => Math.floor(value / RUN_TAG),
+  classCount: 3,
+  numericValues: true,
+};
+
+/** An IntervalMap of packed runs, seen as a map of runs: what the fuzz steps call. */
+class PackedRunMap {
+  readonly map = new IntervalMap<number>(numericTraits);
+  get size(): number {
+    return this.map.size;
+  }
+  set(start: number, end: number, value: Run) {
+    return unpackEntries(this.map.set(start, end, packRun(value)));
+  }
+  assign(start: number, end: number, value: Run): void {
+    this.map.assign(start, end, packRun(value));
+  }
+  remove(start: number, end: number) {
+    return unpackEntries(this.map.remove(start, end));
+  }
+  erase(start: number, end: number): void {
+    this.map.erase(start, end);
+  }
+  insertIntoHole(start: number, end: number, value: Run): boolean {
+    return this.map.insertIntoHole(start, end, packRun(value));
+  }
+  mergeAt(point: number): void {
+    this.map.mergeAt(point);
+  }
+  shiftFrom(from: number, delta: number): void {
+    this.map.shiftFrom(from, delta);
+  }
+  collect(start: number, end: number) {
+    return unpackEntries(this.map.collect(start, end));
+  }
+  forEachOverlap(start: number, end: number, visit: (entry: IntervalEntry<Run>) => void): void {
+    this.map.forEachOverlap(start, end, (entry) => visit(unpackEntry(entry)));
+  }
+  find(point: number) {
+    const found = this.map.find(point);
+    return found && unpackEntry(found);
+  }
+  findFrom(point: number) {
+    const found = this.map.findFrom(point);
+    return found && unpackEntry(found);
+  }
+  findBefore(point: number) {
+    const found = this.map.findBefore(point);
+    return found && unpackEntry(found);
+  }
+  entries() {
+    return [...this.map.entries()].map(unpackEntry);
+  }
+  countOfClass(valueClass: number): number {
+    return this.map.countOfClass(valueClass);
+  }
+  checkValid(): void {
+    this.map.checkValid();
+  }
+}
+
+/** What the steps use of a map of runs. */
+type RunMap = Pick<IntervalMap<Run>, 'set' | 'assign' | 'remove' | 'erase' | 'insertIntoHole' | 'mergeAt' | 'shiftFrom' | 'collect' | 'forEachOverlap' | 'find' | 'findFrom' | 'findBefore' | 'countOfClass' | 'checkValid' | 'size'> & {
+  entries(): Iterable<IntervalEntry<Run>>;
+};
+
 type Row = [number, number, number, number];
 
 function rows(entries: Iterable<IntervalEntry<Run>> | undefined): Row[] {
@@ -40,7 +118,7 @@ function row(entry: IntervalEntry<Run> | undefined): Row | undefined {
 }
 
 /** One random operation applied to both maps; returns what each answered. */
-function step(random: Prng, span: number, map: IntervalMap<Run>, reference: ReferenceIntervalMap<Run>): [unknown, unknown] {
+function step(random: Prng, span: number, map: RunMap, reference: ReferenceIntervalMap<Run>): [unknown, unknown] {
   const start = random.nextInt(span);
   const length = 1 + random.nextInt(random.nextInt(4) === 0 ? 200 : 12);
   const value = (): Run => ({ tag: random.nextInt(3), base: start + random.nextInt(2) * 1000 });
@@ -107,9 +185,9 @@ function step(random: Prng, span: number, map: IntervalMap<Run>, reference: Refe
   }
 }
 
-function compareRun(seed: number, steps: number, span: number, mapTraits: IntervalTraits<Run> = traits): void {
+function compareRun(seed: number, steps: number, span: number, mapTraits: IntervalTraits<Run> = traits, packed = false): void {
   const random = new Prng(seed);
-  const map = new IntervalMap(mapTraits);
+  const map: RunMap = packed ? new PackedRunMap() : new IntervalMap(mapTraits);
   const reference = new ReferenceIntervalMap(mapTraits);
   for (let index = 0; index < steps; index++) {
     const [got, expected] = step(random, span, map, reference);
@@ -134,6 +212,10 @@ describe('IntervalMap matches the sorted-btree reference', () => {
 
   test.each([21, 22])('seed %i without merge keys (every canMerge asked)', (seed) => {
     compareRun(seed, 6000, 2000, unkeyedTraits);
+  });
+
+  test.each([31, 32])('seed %i with numeric values (kept in the typed arrays beside the bounds)', (seed) => {
+    compareRun(seed, 6000, 5000, traits, true);
   });
 
   test('removing everything of a large map in one call empties it', () => {

@@ -54,6 +54,9 @@ class RunIndex {
   }
 }
 
+/** Returned by a forRange visitor: stop the walk here. */
+const STOP = { break: true };
+
 export class FreeSpace {
   /** start block -> end block (exclusive) of each free run; runs never touch. */
   private readonly runs = new BTree<number, number>();
@@ -158,8 +161,11 @@ export class FreeSpace {
       const low = bucket * this.index.bucketBlocks;
       if (low >= limitBlock) return -1;
       let found = -1;
+      // The first run that fits ends the walk: a bucket of a fragmented device holds thousands.
       this.runs.forRange(Math.max(low, fromBlock), low + this.index.bucketBlocks, false, (start, end) => {
-        if (found === -1 && start < limitBlock) found = this.fitInRun(start, end, fromBlock, count, limitBlock, align, alignBase);
+        if (start >= limitBlock) return STOP;
+        found = this.fitInRun(start, end, fromBlock, count, limitBlock, align, alignBase);
+        return found >= 0 ? STOP : undefined;
       });
       if (found >= 0) return found;
       bucket++;

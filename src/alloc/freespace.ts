@@ -45,6 +45,20 @@ class RunIndex {
     return this.descend(1, 0, this.leaves, from, count);
   }
 
+  /** The last bucket <= `to` whose longest run is at least `count`, or -1. */
+  lastAtMost(to: number, count: number): number {
+    if (to < 0) return -1;
+    return this.descendLast(1, 0, this.leaves, Math.min(to, this.leaves - 1), count);
+  }
+
+  private descendLast(node: number, low: number, high: number, to: number, count: number): number {
+    if (low > to || this.tree[node]! < count) return -1;
+    if (high - low === 1) return low;
+    const mid = (low + high) >>> 1;
+    const right = this.descendLast(2 * node + 1, mid, high, to, count);
+    return right >= 0 ? right : this.descendLast(2 * node, low, mid, to, count);
+  }
+
   private descend(node: number, low: number, high: number, from: number, count: number): number {
     if (high <= from || this.tree[node]! < count) return -1;
     if (high - low === 1) return low;
@@ -170,6 +184,38 @@ export class FreeSpace {
       if (found >= 0) return found;
       bucket++;
     }
+  }
+
+  /** The free run holding `block`, as [start, end), or undefined when the block is in use. O(log n). */
+  runAt(block: number): [number, number] | undefined {
+    const run = this.runs.getPairOrNextLower(block);
+    return run && run[1] > block ? [run[0], run[1]] : undefined;
+  }
+
+  /**
+   * The free run with the greatest start among those that end at or before
+   * `limitBlock` and hold `count` blocks from `lowBlock` on (a run reaching
+   * below lowBlock counts from there), as [start, end]; undefined if none.
+   * first fit walking down: O(log n) per bucket of runs looked at.
+   */
+  lastFitBefore(limitBlock: number, count: number, lowBlock = 0): [number, number] | undefined {
+    const fits = (start: number, end: number): boolean => end <= limitBlock && end - Math.max(start, lowBlock) >= count;
+    const lowBucket = this.index.bucketOf(lowBlock);
+    let bucket = this.index.bucketOf(Math.max(0, limitBlock - 1));
+    while (bucket >= lowBucket) {
+      bucket = this.index.lastAtMost(bucket, count);
+      if (bucket < lowBucket) break;
+      const low = bucket * this.index.bucketBlocks;
+      let found: [number, number] | undefined;
+      this.runs.forRange(low, Math.min(low + this.index.bucketBlocks, limitBlock), false, (start, end) => {
+        if (fits(start, end)) found = [start, end];
+      });
+      if (found) return found;
+      bucket--;
+    }
+    // A run starting in a bucket below lowBlock's can still reach above it.
+    const reaching = this.runAt(lowBlock);
+    return reaching && this.index.bucketOf(reaching[0]) < lowBucket && fits(reaching[0], reaching[1]) ? reaching : undefined;
   }
 
   /** Where `count` aligned blocks fit in free run [start, end) at or after fromBlock and before limitBlock, or -1. */

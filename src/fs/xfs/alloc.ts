@@ -119,8 +119,26 @@ export class XfsAllocator {
   /** pagf_longest: the longest free extent of an AG (busy ones included), but only looked for up to `enough`. */
   private longestAtLeast(agno: number, enough: number): number {
     const [start, end] = this.agRange(agno);
+    return this.longestUpTo(start, end, 0, enough);
+  }
+
+  /**
+   * The longest free run in [start, end) (clipped to it), at most `enough`;
+   * 0 when none holds `atLeast` blocks. A binary search over lengths by
+   * first fit: O(log enough) fits instead of a walk over every free run.
+   */
+  private longestUpTo(start: number, end: number, atLeast: number, enough: number): number {
     if (this.free.findFit(start, enough, end) >= 0) return enough;
-    return this.free.longestRun(start, end)[1];
+    let low = Math.max(1, atLeast);
+    if (this.free.findFit(start, low, end) < 0) return 0;
+    // findFit(start, low) holds, findFit(start, high) does not.
+    let high = enough;
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (this.free.findFit(start, middle, end) >= 0) low = middle;
+      else high = middle;
+    }
+    return low;
   }
 
   /** Non-busy free pieces of an AG at least `minlen` long, in block order. */
@@ -140,8 +158,44 @@ export class XfsAllocator {
     return found;
   }
 
-  /** xfs_alloc_ag_vextent_near (last-block scan): longest up to maxlen, then nearest; cntbt order breaks ties. */
+  /**
+   * xfs_alloc_ag_vextent_near (last-block scan): longest up to maxlen, then
+   * nearest; cntbt order breaks ties. With nothing busy, the pieces are the
+   * free runs themselves and the winner is found without listing them: the
+   * length is the longest up to maxlen, and the distance grows away from the
+   * target on either side (xfs_alloc_compute_diff), so only the run holding
+   * the target and the nearest long-enough run on each side can win. Same
+   * answer as the scan (test/fs/xfs-alloc-near.test.ts checks), O(log n) fits.
+   */
   private near(agno: number, request: XfsAllocRequest, minlen: number, maxlen: number): XfsAllocResult | undefined {
+    if (this.busy.size > 0) return this.nearByScan(agno, request, minlen, maxlen);
+    const [agStart, agEnd] = this.agRange(agno);
+    const length = this.longestUpTo(agStart, agEnd, minlen, maxlen);
+    if (length === 0) return undefined;
+    const target = request.targetBlock;
+    let best: { start: number; diff: number; pieceStart: number; pieceLength: number } | undefined;
+    const consider = (pieceStart: number, pieceEnd: number): void => {
+      const pieceLength = pieceEnd - pieceStart;
+      if (pieceLength < length) return;
+      const start = computeDiffStart(target, length, request.userdata, pieceStart, pieceLength);
+      const diff = Math.abs(start - target);
+      // Ties go to the later record in cntbt order: the longer piece, then the higher one.
+      if (best && (diff > best.diff || (diff === best.diff && (pieceLength < best.pieceLength || (pieceLength === best.pieceLength && pieceStart < best.pieceStart))))) return;
+      best = { start, diff, pieceStart, pieceLength };
+    };
+    const holding = target >= agStart && target < agEnd ? this.free.runAt(target) : undefined;
+    if (holding) consider(Math.max(holding[0], agStart), Math.min(holding[1], agEnd));
+    const rightFrom = holding ? holding[1] : Math.max(target, agStart);
+    const right = rightFrom < agEnd ? this.free.findFit(rightFrom, length, agEnd) : -1;
+    if (right >= 0) consider(right, Math.min(agEnd, right + this.free.freeLengthAt(right)));
+    const leftLimit = Math.min(holding ? holding[0] : target, agEnd);
+    const left = leftLimit > agStart ? this.free.lastFitBefore(leftLimit, length, agStart) : undefined;
+    if (left) consider(Math.max(left[0], agStart), left[1]);
+    return best ? { physBlock: best.start, blockCount: length } : undefined;
+  }
+
+  /** near() over the listed pieces: what it does while freed extents are busy (they split the free runs). */
+  private nearByScan(agno: number, request: XfsAllocRequest, minlen: number, maxlen: number): XfsAllocResult | undefined {
     const pieces = this.candidates(agno, minlen).sort((a, b) => a.length - b.length || a.start - b.start);
     let best: { start: number; length: number; diff: number } | undefined;
     for (const piece of pieces) {

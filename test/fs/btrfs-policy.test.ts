@@ -235,6 +235,48 @@ describe('reflink', () => {
   });
 });
 
+describe('data space reclaim (btrfs_reserve_data_bytes, data_flush_states)', () => {
+  test('a write that finds the data space held by pinned extents commits the transaction instead of failing with ENOSPC', () => {
+    const { h, policy } = setup(128 * MiB);
+    const f = h.vfs.open('f', openFlags());
+    const size = Math.floor((policy.alloc.availableBlocks() * 0.4 * BLOCK) / MiB) * MiB;
+    h.vfs.write(f, 0, size, 0x11);
+    h.vfs.fsync(f);
+    h.vfs.write(f, 0, size, 0x22);
+    h.vfs.fsync(f); // the tree log: no commit, the first copy stays pinned
+    expect(policy.alloc.pinnedBlocks).toBe(size / BLOCK);
+    // Another file takes the rest of the free space.
+    const g = h.vfs.open('g', openFlags());
+    h.vfs.write(g, 0, policy.alloc.availableBlocks() * BLOCK, 0x33);
+    h.vfs.fsync(g);
+    expect(policy.alloc.availableBlocks()).toBe(0);
+    const commits = policy.transaction.commits;
+
+    // FLUSH_DELALLOC_FULL, then COMMIT_TRANS: the pinned first copy of f is free again, and the write fits.
+    const k = h.vfs.open('k', openFlags());
+    expect(h.vfs.write(k, 0, MiB, 0x44).written).toBe(MiB);
+    expect(policy.transaction.commits).toBe(commits + 1);
+    expect(policy.alloc.pinnedBlocks).toBe(0);
+    h.vfs.syncAll();
+    h.vfs.checkValid();
+    expect(readAll(h, f).every((byte) => byte === 0x22)).toBe(true);
+    expect(readAll(h, k).every((byte) => byte === 0x44)).toBe(true);
+  });
+
+  test('with nothing pinned and nothing to flush, a full device still fails the write with ENOSPC', () => {
+    const { h, policy } = setup(128 * MiB);
+    const f = h.vfs.open('f', openFlags());
+    const size = policy.alloc.availableBlocks() * BLOCK;
+    h.vfs.write(f, 0, size, 0x11);
+    h.vfs.syncAll();
+    const g = h.vfs.open('g', openFlags());
+    const commits = policy.transaction.commits;
+    expect(errnoOf(() => h.vfs.write(g, 0, MiB, 0x22))).toBe(Errno.ENOSPC);
+    expect(policy.transaction.commits).toBe(commits); // nothing was pinned: no commit
+    h.vfs.checkValid();
+  });
+});
+
 describe('allocation', () => {
   test('ENOSPC halves the request down to what the largest free space holds', () => {
     const { policy } = setup(64 * MiB);

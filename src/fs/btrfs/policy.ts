@@ -243,6 +243,35 @@ export class BtrfsPolicy implements FsPolicy {
     }
   }
 
+  /**
+   * btrfs_reserve_data_bytes when the reservation does not fit: the data
+   * space is reclaimed through data_flush_states before ENOSPC is returned.
+   * FLUSH_DELALLOC_FULL writes back every inode's dirty data (its CoW
+   * pins the extents it replaces); COMMIT_TRANS commits the transaction,
+   * and btrfs_finish_extent_commit returns the pinned extents to free space.
+   * (RUN_DELAYED_IPUTS has nothing to do here; ALLOC_CHUNK_FORCE is the
+   * chunk allocation the allocator already does on demand.) The reservation
+   * in bufferedBegin then decides, as before.
+   */
+  private reclaimDataSpace(host: FsHost, inode: Inode, pos: number, length: number): void {
+    if (length <= 0 || this.dataSpaceFits(inode, pos, length)) return;
+    for (const other of [...this.inodes.values()]) if (other.pages.dirtyCount > 0) host.writebackRange(other, 0, Number.MAX_SAFE_INTEGER);
+    if (this.alloc.pinnedBlocks > 0) {
+      this.transaction.commit();
+      this.alloc.unpinAll();
+    }
+  }
+
+  /** Whether the reservation of reserveDelalloc for the write [pos, pos + length) would succeed now. */
+  private dataSpaceFits(inode: Inode, pos: number, length: number): boolean {
+    const blockSize = this.ctx.blockSize;
+    const start = Math.floor(pos / blockSize);
+    const end = Math.ceil((pos + length) / blockSize);
+    let needed = 0;
+    for (let block = start; block < end && needed === 0; block++) if (!isBlockDirty(inode, block, blockSize)) needed++;
+    return needed === 0 || this.alloc.availableBlocks() - this.dirtyBlocksEverywhere() >= needed;
+  }
+
   /** Dirty blocks of every inode: what writeback may still have to allocate. */
   private dirtyBlocksEverywhere(): number {
     let pages = 0;
@@ -434,8 +463,13 @@ export class BtrfsPolicy implements FsPolicy {
     return written;
   }
 
-  /** btrfs_write_check: a write starting past EOF first zeroes the old EOF block's tail (btrfs_cont_expand). */
-  bufferedWriteChecks(host: FsHost, inode: Inode, pos: number, _length: number): void {
+  /**
+   * btrfs_write_check: a write starting past EOF first zeroes the old EOF
+   * block's tail (btrfs_cont_expand). Before that, the data space the write
+   * will reserve is made room for when it is short (reclaimDataSpace).
+   */
+  bufferedWriteChecks(host: FsHost, inode: Inode, pos: number, length: number): void {
+    this.reclaimDataSpace(host, inode, pos, length);
     const blockSize = this.ctx.blockSize;
     const oldSize = inode.size;
     if (pos <= oldSize) return;

@@ -236,11 +236,7 @@ export class BtrfsPolicy implements FsPolicy {
 
   /** btrfs_check_data_free_space: a write that needs new blocks fails with ENOSPC when none are left. */
   private reserveDelalloc(inode: Inode, start: number, end: number): void {
-    let needed = 0;
-    for (let block = start; block < end && needed === 0; block++) if (!isBlockDirty(inode, block, this.ctx.blockSize)) needed++;
-    if (needed > 0 && this.alloc.availableBlocks() - this.dirtyBlocksEverywhere() < needed) {
-      throw new ErrnoError(Errno.ENOSPC, 'btrfs data space reservation');
-    }
+    if (!this.dataSpaceFits(inode, start, end)) throw new ErrnoError(Errno.ENOSPC, 'btrfs data space reservation');
   }
 
   /**
@@ -254,7 +250,8 @@ export class BtrfsPolicy implements FsPolicy {
    * in bufferedBegin then decides, as before.
    */
   private reclaimDataSpace(host: FsHost, inode: Inode, pos: number, length: number): void {
-    if (length <= 0 || this.dataSpaceFits(inode, pos, length)) return;
+    const blockSize = this.ctx.blockSize;
+    if (length <= 0 || this.dataSpaceFits(inode, Math.floor(pos / blockSize), Math.ceil((pos + length) / blockSize))) return;
     for (const other of [...this.inodes.values()]) if (other.pages.dirtyCount > 0) host.writebackRange(other, 0, Number.MAX_SAFE_INTEGER);
     if (this.alloc.pinnedBlocks > 0) {
       this.transaction.commit();
@@ -262,11 +259,9 @@ export class BtrfsPolicy implements FsPolicy {
     }
   }
 
-  /** Whether the reservation of reserveDelalloc for the write [pos, pos + length) would succeed now. */
-  private dataSpaceFits(inode: Inode, pos: number, length: number): boolean {
+  /** Whether the data reservation for blocks [start, end) fits: none of them needs a new block, or one is left. */
+  private dataSpaceFits(inode: Inode, start: number, end: number): boolean {
     const blockSize = this.ctx.blockSize;
-    const start = Math.floor(pos / blockSize);
-    const end = Math.ceil((pos + length) / blockSize);
     let needed = 0;
     for (let block = start; block < end && needed === 0; block++) if (!isBlockDirty(inode, block, blockSize)) needed++;
     return needed === 0 || this.alloc.availableBlocks() - this.dirtyBlocksEverywhere() >= needed;
